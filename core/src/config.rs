@@ -1,0 +1,409 @@
+//! `dbgen.toml` (defaults for every database) and `database/<name>/database.toml`
+//! (that database's overrides), merged key by key.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::Error;
+
+pub const DEFAULT_MIGRATIONS_TABLE: &str = "dbgen_migrations";
+pub const DEFAULT_REGISTRY_MODULE: &str = "src/databases.rs";
+pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
+const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+const DEFAULT_MIN_CONNECTIONS: u32 = 0;
+const DEFAULT_ACQUIRE_TIMEOUT_SECS: u64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    #[serde(alias = "postgresql")]
+    Postgres,
+    #[serde(alias = "mariadb")]
+    Mysql,
+    Sqlite,
+}
+
+impl Driver {
+    pub const ALL: [Driver; 3] = [Driver::Postgres, Driver::Mysql, Driver::Sqlite];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Postgres => "postgres",
+            Driver::Mysql => "mysql",
+            Driver::Sqlite => "sqlite",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "postgres" | "postgresql" => Some(Driver::Postgres),
+            "mysql" | "mariadb" => Some(Driver::Mysql),
+            "sqlite" => Some(Driver::Sqlite),
+            _ => None,
+        }
+    }
+
+    pub fn default_port(self) -> Option<u16> {
+        match self {
+            Driver::Postgres => Some(5432),
+            Driver::Mysql => Some(3306),
+            Driver::Sqlite => None,
+        }
+    }
+
+    pub fn default_user(self) -> Option<&'static str> {
+        match self {
+            Driver::Postgres => Some("postgres"),
+            Driver::Mysql => Some("root"),
+            Driver::Sqlite => None,
+        }
+    }
+}
+
+impl fmt::Display for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Connection pool settings for the application's own pool (`Database::connect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+/// One database's config after merging its `database.toml` over `dbgen.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    pub driver: Driver,
+    /// The tracking table; an SQL identifier, so two databases can share one server database.
+    pub migrations_table: Cow<'static, str>,
+    /// How long a runner waits for another runner's lock on this database.
+    pub lock_timeout_secs: u64,
+    pub pool: PoolConfig,
+    /// The database whose migrations this one runs (`migrations = "permiso"`).
+    pub migrations_from: Option<Cow<'static, str>>,
+}
+
+/// Settings that belong to the project rather than to a database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectSettings {
+    /// Where `dbgen new` keeps the `#[derive(Databases)]` enum, relative to the project root.
+    pub registry_module: String,
+    /// A folder whose `*.tera` files override the built-in templates, relative to the root.
+    pub templates: Option<String>,
+}
+
+impl Default for ProjectSettings {
+    fn default() -> Self {
+        Self {
+            registry_module: DEFAULT_REGISTRY_MODULE.to_string(),
+            templates: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolLayer {
+    max_connections: Option<u32>,
+    min_connections: Option<u32>,
+    acquire_timeout: Option<u64>,
+}
+
+/// One config file as written: every key optional, so layers can be merged.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigLayer {
+    driver: Option<Driver>,
+    migrations_table: Option<String>,
+    lock_timeout: Option<u64>,
+    pool: Option<PoolLayer>,
+    // database.toml only:
+    migrations: Option<String>,
+    // dbgen.toml only:
+    registry_module: Option<String>,
+    templates: Option<String>,
+}
+
+/// Which file a layer came from decides which keys it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LayerKind {
+    Project,
+    Database,
+}
+
+impl ConfigLayer {
+    /// Reads a config file; a missing `dbgen.toml` is an empty layer.
+    pub(crate) fn read(path: &Path, kind: LayerKind) -> Result<Self, Error> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && kind == LayerKind::Project => {
+                return Ok(Self::default());
+            }
+            Err(source) => {
+                return Err(Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text, path, kind)
+    }
+
+    pub(crate) fn parse(text: &str, path: &Path, kind: LayerKind) -> Result<Self, Error> {
+        let layer: Self = toml::from_str(text).map_err(|e| Error::ConfigSyntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let value_error = |message: String| Error::ConfigValue {
+            path: path.to_path_buf(),
+            message,
+        };
+        match kind {
+            LayerKind::Project if layer.migrations.is_some() => {
+                return Err(value_error(
+                    "`migrations` names another database's migrations and belongs in a database's database.toml".into(),
+                ));
+            }
+            LayerKind::Database => {
+                for (key, set) in [
+                    ("registry_module", layer.registry_module.is_some()),
+                    ("templates", layer.templates.is_some()),
+                ] {
+                    if set {
+                        return Err(value_error(format!(
+                            "`{key}` is a project setting: move it to dbgen.toml at the project root"
+                        )));
+                    }
+                }
+            }
+            LayerKind::Project => {}
+        }
+        if let Some(table) = &layer.migrations_table {
+            validate_sql_identifier(table)
+                .map_err(|reason| value_error(format!("migrations_table = {table:?}: {reason}")))?;
+        }
+        if let Some(pool) = &layer.pool {
+            if pool.max_connections == Some(0) {
+                return Err(value_error(
+                    "pool.max_connections must be at least 1".into(),
+                ));
+            }
+        }
+        Ok(layer)
+    }
+
+    /// `over`'s keys win; tables merge key by key rather than replacing each other.
+    pub(crate) fn merged_with(&self, over: &Self) -> Self {
+        let pool = match (&self.pool, &over.pool) {
+            (Some(base), Some(top)) => Some(PoolLayer {
+                max_connections: top.max_connections.or(base.max_connections),
+                min_connections: top.min_connections.or(base.min_connections),
+                acquire_timeout: top.acquire_timeout.or(base.acquire_timeout),
+            }),
+            (base, top) => top.clone().or_else(|| base.clone()),
+        };
+        Self {
+            driver: over.driver.or(self.driver),
+            migrations_table: over
+                .migrations_table
+                .clone()
+                .or_else(|| self.migrations_table.clone()),
+            lock_timeout: over.lock_timeout.or(self.lock_timeout),
+            pool,
+            migrations: over.migrations.clone().or_else(|| self.migrations.clone()),
+            registry_module: over
+                .registry_module
+                .clone()
+                .or_else(|| self.registry_module.clone()),
+            templates: over.templates.clone().or_else(|| self.templates.clone()),
+        }
+    }
+
+    pub(crate) fn project_settings(&self) -> ProjectSettings {
+        ProjectSettings {
+            registry_module: self
+                .registry_module
+                .clone()
+                .unwrap_or_else(|| DEFAULT_REGISTRY_MODULE.to_string()),
+            templates: self.templates.clone(),
+        }
+    }
+
+    /// The final config of `database`, whose own file is `path`.
+    pub(crate) fn resolve(&self, database: &str, path: &Path) -> Result<DatabaseConfig, Error> {
+        let driver = self.driver.ok_or_else(|| Error::MissingDriver {
+            database: database.to_string(),
+            path: path.to_path_buf(),
+        })?;
+        let pool = self.pool.clone().unwrap_or_default();
+        let pool = PoolConfig {
+            max_connections: pool.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            min_connections: pool.min_connections.unwrap_or(DEFAULT_MIN_CONNECTIONS),
+            acquire_timeout_secs: pool.acquire_timeout.unwrap_or(DEFAULT_ACQUIRE_TIMEOUT_SECS),
+        };
+        if pool.min_connections > pool.max_connections {
+            return Err(Error::ConfigValue {
+                path: path.to_path_buf(),
+                message: format!(
+                    "pool.min_connections ({}) is larger than pool.max_connections ({})",
+                    pool.min_connections, pool.max_connections
+                ),
+            });
+        }
+        Ok(DatabaseConfig {
+            driver,
+            migrations_table: Cow::Owned(
+                self.migrations_table
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_MIGRATIONS_TABLE.to_string()),
+            ),
+            lock_timeout_secs: self.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS),
+            pool,
+            migrations_from: self.migrations.clone().map(Cow::Owned),
+        })
+    }
+}
+
+/// An unquoted SQL identifier that every engine accepts: `[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes.
+pub fn validate_sql_identifier(name: &str) -> Result<(), String> {
+    let rule = "an SQL identifier starts with a letter or `_` and holds only letters, digits and `_` (at most 63 bytes)";
+    let mut chars = name.chars();
+    match chars.next() {
+        None => Err(format!("it is empty; {rule}")),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            Err(format!("it starts with {c:?}; {rule}"))
+        }
+        _ if name.len() > 63 => Err(format!("it is {} bytes long; {rule}", name.len())),
+        _ => match chars.find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+            Some(c) => Err(format!("it contains {c:?}; {rule}")),
+            None => Ok(()),
+        },
+    }
+}
+
+/// `PathBuf` helper so error paths read relative to the project root.
+pub(crate) fn display_path(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(text: &str, kind: LayerKind) -> Result<ConfigLayer, Error> {
+        ConfigLayer::parse(text, Path::new("x.toml"), kind)
+    }
+
+    #[test]
+    fn database_keys_override_only_themselves() {
+        let base = layer(
+            "driver = \"postgres\"\nmigrations_table = \"knex_like\"\n[pool]\nmax_connections = 5\nmin_connections = 1\n",
+            LayerKind::Project,
+        )
+        .unwrap();
+        let db = layer("[pool]\nmax_connections = 20\n", LayerKind::Database).unwrap();
+        let cfg = base
+            .merged_with(&db)
+            .resolve("permiso", Path::new("x"))
+            .unwrap();
+        assert_eq!(cfg.driver, Driver::Postgres);
+        assert_eq!(cfg.migrations_table, "knex_like");
+        assert_eq!(cfg.pool.max_connections, 20);
+        assert_eq!(
+            cfg.pool.min_connections, 1,
+            "the base's other pool keys survive"
+        );
+        assert_eq!(cfg.lock_timeout_secs, DEFAULT_LOCK_TIMEOUT_SECS);
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let cfg = ConfigLayer::default()
+            .merged_with(&layer("driver = \"sqlite\"", LayerKind::Database).unwrap())
+            .resolve("a", Path::new("x"))
+            .unwrap();
+        assert_eq!(cfg.migrations_table, DEFAULT_MIGRATIONS_TABLE);
+        assert_eq!(cfg.pool.max_connections, 10);
+        assert_eq!(cfg.migrations_from, None);
+    }
+
+    #[test]
+    fn missing_driver_is_an_error() {
+        let err = ConfigLayer::default()
+            .resolve("permiso", Path::new("database/permiso/database.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`permiso` has no driver"), "{err}");
+        assert!(err.contains("database/permiso/database.toml"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_show_the_line() {
+        let err = layer(
+            "driver = \"postgres\"\nnot valid toml\n",
+            LayerKind::Project,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("x.toml"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_drivers_are_errors() {
+        let err = layer("drvier = \"postgres\"", LayerKind::Project)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `drvier`"), "{err}");
+        let err = layer("driver = \"oracle\"", LayerKind::Project)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("oracle"), "{err}");
+        let err = layer("pool = { max_connections = 0 }", LayerKind::Project)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 1"), "{err}");
+    }
+
+    #[test]
+    fn keys_in_the_wrong_file() {
+        let err = layer("migrations = \"permiso\"", LayerKind::Project)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.toml"), "{err}");
+        let err = layer("templates = \"t\"", LayerKind::Database)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dbgen.toml"), "{err}");
+    }
+
+    #[test]
+    fn migrations_table_must_be_an_identifier() {
+        for bad in ["", "1abc", "my table", "x;drop", "a.b"] {
+            let text = format!("migrations_table = {bad:?}");
+            let err = layer(&text, LayerKind::Project).unwrap_err().to_string();
+            assert!(err.contains("SQL identifier"), "{bad:?}: {err}");
+        }
+        assert!(layer("migrations_table = \"_Knex_2\"", LayerKind::Project).is_ok());
+    }
+
+    #[test]
+    fn min_above_max_is_an_error() {
+        let l = layer(
+            "driver = \"mysql\"\n[pool]\nmin_connections = 5\nmax_connections = 2",
+            LayerKind::Database,
+        )
+        .unwrap();
+        let err = l.resolve("a", Path::new("x")).unwrap_err().to_string();
+        assert!(err.contains("min_connections (5)"), "{err}");
+    }
+}

@@ -1,0 +1,70 @@
+//! The environment a database's connection is resolved from: the process environment
+//! over a `.env` file, as a plain map so that tests need no process state.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::Error;
+
+pub type Env = BTreeMap<String, String>;
+
+/// `.env` in `dir` when present, with the process environment winning over it.
+pub fn load_env(dir: &Path) -> Result<Env, Error> {
+    let mut env = Env::new();
+    let path = dir.join(".env");
+    if path.is_file() {
+        let iter = dotenvy::from_path_iter(&path).map_err(|e| Error::DotEnv {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        for item in iter {
+            let (key, value) = item.map_err(|e| Error::DotEnv {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            env.insert(key, value);
+        }
+    }
+    env.extend(
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    );
+    Ok(env)
+}
+
+/// The variables a database with this prefix reads, in the order they are consulted.
+pub fn env_var_names(prefix: &str) -> [String; 6] {
+    ["URL", "HOST", "PORT", "NAME", "USER", "PASSWORD"].map(|key| format!("{prefix}_DB_{key}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotenv_is_read_and_the_process_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "DBGEN_CORE_TEST_ONLY_IN_FILE=file\nPATH=from-file\n",
+        )
+        .unwrap();
+        let env = load_env(dir.path()).unwrap();
+        assert_eq!(env["DBGEN_CORE_TEST_ONLY_IN_FILE"], "file");
+        assert_ne!(env["PATH"], "from-file");
+    }
+
+    #[test]
+    fn a_broken_dotenv_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "A='unterminated\n").unwrap();
+        let err = load_env(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(".env"), "{err}");
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(env_var_names("PERMISO_TEST")[0], "PERMISO_TEST_DB_URL");
+        assert_eq!(env_var_names("A")[5], "A_DB_PASSWORD");
+    }
+}

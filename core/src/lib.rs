@@ -1,0 +1,36 @@
+//! dbgen-core: the model of a dbgen project and every rule about its files.
+//!
+//! The derive (`dbgen-macros`) and the `dbgen` binary both read a project through
+//! [`load_project`], so what compiles into an application and what the CLI runs can
+//! never disagree. This crate has no database driver, no async and no proc-macro code.
+
+mod checksum;
+mod config;
+mod connection;
+mod env;
+mod error;
+mod loader;
+mod migration;
+mod name;
+mod seed;
+mod time;
+
+pub use checksum::Checksum;
+pub use config::{
+    DEFAULT_LOCK_TIMEOUT_SECS, DEFAULT_MIGRATIONS_TABLE, DEFAULT_REGISTRY_MODULE, DatabaseConfig,
+    Driver, PoolConfig, ProjectSettings, validate_sql_identifier,
+};
+pub use connection::{ConnectionSettings, ConnectionTarget, Secret, resolve_connection};
+pub use env::{Env, env_var_names, load_env};
+pub use error::Error;
+pub use loader::{
+    CONFIG_FILE, DATABASE_CONFIG_FILE, DATABASES_DIR, Database, MIGRATIONS_DIR, Project, SEEDS_DIR,
+    find_project_root, load_project,
+};
+pub use migration::{
+    Migration, MigrationFileName, NO_TRANSACTION_MARKER, is_no_transaction,
+    parse_migration_file_name, validate_migration_slug,
+};
+pub use name::{DatabaseName, RESERVED_NAMES};
+pub use seed::{Seed, validate_seed_name};
+pub use time::{format_utc_millis, utc_version};

@@ -1,0 +1,343 @@
+//! The one reader of a project's tree, shared by the derive and the `dbgen` binary.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::config::{ConfigLayer, LayerKind, display_path};
+use crate::migration::{is_no_transaction, parse_migration_file_name};
+use crate::name::DatabaseName;
+use crate::{
+    Checksum, DatabaseConfig, Error, Migration, ProjectSettings, Seed, validate_seed_name,
+};
+
+pub const CONFIG_FILE: &str = "dbgen.toml";
+pub const DATABASES_DIR: &str = "database";
+pub const DATABASE_CONFIG_FILE: &str = "database.toml";
+pub const MIGRATIONS_DIR: &str = "migrations";
+pub const SEEDS_DIR: &str = "seeds";
+
+/// One database: its name, merged config, migrations (by version) and seeds (by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    pub name: Cow<'static, str>,
+    pub config: DatabaseConfig,
+    pub migrations: Cow<'static, [Migration]>,
+    pub seeds: Cow<'static, [Seed]>,
+}
+
+impl Database {
+    /// `PERMISO_TEST` for `permiso-test`.
+    pub fn env_prefix(&self) -> String {
+        crate::name::env_prefix(&self.name)
+    }
+
+    /// `PermisoTest` for `permiso-test`.
+    pub fn variant_name(&self) -> String {
+        crate::name::variant_name(&self.name)
+    }
+}
+
+/// A whole project as read from disk.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub settings: ProjectSettings,
+    /// In name order, which is the order `--all` runs them.
+    pub databases: Vec<Database>,
+}
+
+impl Project {
+    pub fn database(&self, name: &str) -> Result<&Database, Error> {
+        self.databases
+            .iter()
+            .find(|db| db.name == name)
+            .ok_or_else(|| Error::UnknownDatabase {
+                name: name.to_string(),
+                known: self.names(),
+            })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.databases
+            .iter()
+            .map(|db| db.name.to_string())
+            .collect()
+    }
+}
+
+/// The nearest folder from `start` upward that holds `dbgen.toml`, else `start` itself.
+pub fn find_project_root(start: &Path) -> PathBuf {
+    start
+        .ancestors()
+        .find(|dir| dir.join(CONFIG_FILE).is_file())
+        .unwrap_or(start)
+        .to_path_buf()
+}
+
+/// Reads `root/dbgen.toml` and every `root/database/<name>/`.
+///
+/// A project without a `database/` folder has no databases; everything else that breaks a
+/// rule is an error naming the file.
+pub fn load_project(root: &Path) -> Result<Project, Error> {
+    let base = ConfigLayer::read(&root.join(CONFIG_FILE), LayerKind::Project)?;
+    let settings = base.project_settings();
+    let databases_dir = root.join(DATABASES_DIR);
+
+    let mut folders = Vec::new();
+    for (file_name, path) in sorted_entries(&databases_dir, true)? {
+        if !path.is_dir() {
+            return Err(bad_file(
+                root,
+                &path,
+                "only database folders belong in database/ (one per database, made by `dbgen new`): move or remove this file",
+            ));
+        }
+        let name = DatabaseName::new(&file_name).map_err(|e| Error::BadFile {
+            path: display_path(root, &path),
+            reason: format!("this folder's name is not a database name: {e}"),
+        })?;
+        let config_path = path.join(DATABASE_CONFIG_FILE);
+        if !config_path.is_file() {
+            return Err(bad_file(
+                root,
+                &path,
+                "this database folder has no database.toml (`dbgen new` writes one): add it or remove the folder",
+            ));
+        }
+        let layer = ConfigLayer::read(&config_path, LayerKind::Database)?;
+        let config = base
+            .merged_with(&layer)
+            .resolve(name.as_str(), &display_path(root, &config_path))?;
+        folders.push((name, path, config));
+    }
+    check_prefixes(folders.iter().map(|(name, _, _)| name))?;
+
+    let mut own_migrations: HashMap<String, Vec<Migration>> = HashMap::new();
+    for (name, path, _) in &folders {
+        own_migrations.insert(
+            name.to_string(),
+            load_migrations(root, &path.join(crate::MIGRATIONS_DIR), name.as_str())?,
+        );
+    }
+
+    let mut databases = Vec::with_capacity(folders.len());
+    for (name, path, config) in &folders {
+        let migrations = match &config.migrations_from {
+            None => own_migrations[name.as_str()].clone(),
+            Some(source) => {
+                let config_path = display_path(root, &path.join(DATABASE_CONFIG_FILE));
+                let problem = |problem: &str| Error::BadMigrationsSource {
+                    database: name.to_string(),
+                    source_db: source.to_string(),
+                    problem: problem.to_string(),
+                    path: config_path.clone(),
+                };
+                if source == name.as_str() {
+                    return Err(problem("is itself"));
+                }
+                let Some((_, _, source_config)) =
+                    folders.iter().find(|(n, _, _)| n.as_str() == source)
+                else {
+                    return Err(problem(&format!(
+                        "is not a database of this project ({})",
+                        crate::error::known_list(
+                            &folders
+                                .iter()
+                                .map(|(n, _, _)| n.to_string())
+                                .collect::<Vec<_>>()
+                        )
+                    )));
+                };
+                if source_config.migrations_from.is_some() {
+                    return Err(problem(
+                        "takes its migrations from yet another database; point at that one directly",
+                    ));
+                }
+                if !own_migrations[name.as_str()].is_empty() {
+                    return Err(problem(&format!(
+                        "cannot be combined with migration files of its own in {}: move them to `{source}` or remove the setting",
+                        display_path(root, &path.join(MIGRATIONS_DIR)).display()
+                    )));
+                }
+                own_migrations[source.as_ref()].clone()
+            }
+        };
+        databases.push(Database {
+            name: Cow::Owned(name.to_string()),
+            config: config.clone(),
+            migrations: Cow::Owned(migrations),
+            seeds: Cow::Owned(load_seeds(root, &path.join(SEEDS_DIR))?),
+        });
+    }
+    Ok(Project {
+        root: root.to_path_buf(),
+        settings,
+        databases,
+    })
+}
+
+/// Two names whose environment variables would be the same (`a-b` and `a_b`) are an error.
+pub(crate) fn check_prefixes<'a>(
+    names: impl Iterator<Item = &'a DatabaseName>,
+) -> Result<(), Error> {
+    let mut seen: BTreeMap<String, &DatabaseName> = BTreeMap::new();
+    for name in names {
+        if let Some(first) = seen.insert(name.env_prefix(), name) {
+            return Err(Error::PrefixCollision {
+                first: first.to_string(),
+                second: name.to_string(),
+                prefix: name.env_prefix(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn bad_file(root: &Path, path: &Path, reason: &str) -> Error {
+    Error::BadFile {
+        path: display_path(root, path),
+        reason: reason.to_string(),
+    }
+}
+
+/// The entries of `dir` sorted by name, without dotfiles; a missing folder is empty.
+fn sorted_entries(dir: &Path, missing_ok: bool) -> Result<Vec<(String, PathBuf)>, Error> {
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            return Err(Error::BadFile {
+                path,
+                reason: "the file name is not valid UTF-8: rename it".to_string(),
+            });
+        };
+        if !name.starts_with('.') {
+            out.push((name, path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_script(root: &Path, path: &Path) -> Result<String, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: display_path(root, path),
+        source,
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| bad_file(root, path, "the file is not valid UTF-8: save it as UTF-8"))
+}
+
+fn relative(root: &Path, path: &Path) -> Cow<'static, str> {
+    Cow::Owned(
+        display_path(root, path)
+            .to_string_lossy()
+            .replace('\\', "/"),
+    )
+}
+
+struct ScriptFile {
+    name: String,
+    path: PathBuf,
+    sql: String,
+}
+
+/// Loads `dir` as a migrations folder: every entry but dotfiles must be a migration file.
+pub(crate) fn load_migrations(
+    root: &Path,
+    dir: &Path,
+    database: &str,
+) -> Result<Vec<Migration>, Error> {
+    let mut ups: BTreeMap<i64, ScriptFile> = BTreeMap::new();
+    let mut downs: BTreeMap<i64, ScriptFile> = BTreeMap::new();
+    for (file_name, path) in sorted_entries(dir, true)? {
+        if path.is_dir() {
+            return Err(bad_file(
+                root,
+                &path,
+                "folders inside migrations/ are not read: move its files up into migrations/ or remove it",
+            ));
+        }
+        let parsed = parse_migration_file_name(&file_name)
+            .map_err(|reason| bad_file(root, &path, &reason))?;
+        let script = ScriptFile {
+            name: parsed.name,
+            sql: read_script(root, &path)?,
+            path,
+        };
+        let side = if parsed.is_up { &mut ups } else { &mut downs };
+        if let Some(first) = side.get(&parsed.version) {
+            return Err(Error::DuplicateVersion {
+                database: database.to_string(),
+                version: parsed.version,
+                first: display_path(root, &first.path),
+                second: display_path(root, &script.path),
+            });
+        }
+        side.insert(parsed.version, script);
+    }
+    for (version, down) in &downs {
+        if ups.get(version).is_none_or(|up| up.name != down.name) {
+            return Err(bad_file(
+                root,
+                &down.path,
+                &format!(
+                    "this down file has no up file ({version}_{}.up.sql): add it, or rename the down file to match its up file",
+                    down.name
+                ),
+            ));
+        }
+    }
+    Ok(ups
+        .into_iter()
+        .map(|(version, up)| {
+            let down = downs.remove(&version);
+            Migration {
+                version,
+                checksum: Checksum::of_script(&up.sql),
+                up_no_transaction: is_no_transaction(&up.sql),
+                down_no_transaction: down.as_ref().is_some_and(|d| is_no_transaction(&d.sql)),
+                up_path: relative(root, &up.path),
+                down_path: down.as_ref().map(|d| relative(root, &d.path)),
+                down: down.map(|d| Cow::Owned(d.sql)),
+                name: Cow::Owned(up.name),
+                up: Cow::Owned(up.sql),
+            }
+        })
+        .collect())
+}
+
+/// Loads `dir` as a seeds folder: `*.sql` files, in lexical order.
+pub(crate) fn load_seeds(root: &Path, dir: &Path) -> Result<Vec<Seed>, Error> {
+    let mut seeds = Vec::new();
+    for (file_name, path) in sorted_entries(dir, true)? {
+        let name = file_name
+            .strip_suffix(".sql")
+            .filter(|_| path.is_file())
+            .ok_or_else(|| {
+                bad_file(
+                    root,
+                    &path,
+                    "only <name>.sql seed files belong in seeds/: rename or remove it",
+                )
+            })?;
+        validate_seed_name(name).map_err(|reason| bad_file(root, &path, &reason))?;
+        seeds.push(Seed {
+            name: Cow::Owned(name.to_string()),
+            sql: Cow::Owned(read_script(root, &path)?),
+            path: relative(root, &path),
+        });
+    }
+    Ok(seeds)
+}
