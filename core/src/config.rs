@@ -189,12 +189,12 @@ impl ConfigLayer {
             validate_sql_identifier(table)
                 .map_err(|reason| value_error(format!("migrations_table = {table:?}: {reason}")))?;
         }
-        if let Some(pool) = &layer.pool {
-            if pool.max_connections == Some(0) {
-                return Err(value_error(
-                    "pool.max_connections must be at least 1".into(),
-                ));
-            }
+        if let Some(pool) = &layer.pool
+            && pool.max_connections == Some(0)
+        {
+            return Err(value_error(
+                "pool.max_connections must be at least 1".into(),
+            ));
         }
         Ok(layer)
     }

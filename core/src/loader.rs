@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::config::{ConfigLayer, LayerKind, display_path};
 use crate::migration::{is_no_transaction, parse_migration_file_name};
@@ -67,11 +67,33 @@ impl Project {
 }
 
 /// The nearest folder from `start` upward that holds `dbgen.toml`, else `start` itself.
+///
+/// A relative `start` (`.`, `..`, `src`, or the empty parent of a bare file name) is made
+/// absolute first, so the search goes above the working directory; the result is absolute.
 pub fn find_project_root(start: &Path) -> PathBuf {
-    start
+    let start = if start.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        start
+    };
+    // Lexically, like a shell's `cd ..`: `src/..` must not search `src`, a folder below it.
+    let mut absolute = PathBuf::new();
+    for part in std::path::absolute(start)
+        .unwrap_or_else(|_| start.to_path_buf())
+        .components()
+    {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                absolute.pop();
+            }
+            part => absolute.push(part),
+        }
+    }
+    absolute
         .ancestors()
         .find(|dir| dir.join(CONFIG_FILE).is_file())
-        .unwrap_or(start)
+        .unwrap_or(&absolute)
         .to_path_buf()
 }
 
