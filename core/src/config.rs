@@ -12,9 +12,9 @@ use crate::Error;
 pub const DEFAULT_MIGRATIONS_TABLE: &str = "dbgen_migrations";
 pub const DEFAULT_REGISTRY_MODULE: &str = "src/databases.rs";
 pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
-const DEFAULT_MAX_CONNECTIONS: u32 = 10;
-const DEFAULT_MIN_CONNECTIONS: u32 = 0;
-const DEFAULT_ACQUIRE_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+pub const DEFAULT_MIN_CONNECTIONS: u32 = 0;
+pub const DEFAULT_ACQUIRE_TIMEOUT_SECS: u64 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::{Database, Driver, Env, Error, env_var_names};
+use crate::{Database, Driver, Env, Error, env_var_names, env_var_names_for};
 
 /// A value that must never be printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -107,17 +107,7 @@ pub fn resolve_connection(
         password_var,
     ] = env_var_names(&db.env_prefix());
     let get = |var: &str| env.get(var).filter(|v| !v.is_empty()).cloned();
-    let variables = match driver {
-        Driver::Sqlite => vec![url_var.clone(), name_var.clone()],
-        _ => vec![
-            url_var.clone(),
-            host_var.clone(),
-            port_var.clone(),
-            name_var.clone(),
-            user_var.clone(),
-            password_var.clone(),
-        ],
-    };
+    let variables = env_var_names_for(driver, &db.env_prefix());
     let settings = |target| ConnectionSettings {
         database: db.name.to_string(),
         driver,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::Error;
+use crate::{Driver, Error};
 
 pub type Env = BTreeMap<String, String>;
 
@@ -37,6 +37,16 @@ pub fn env_var_names(prefix: &str) -> [String; 6] {
     ["URL", "HOST", "PORT", "NAME", "USER", "PASSWORD"].map(|key| format!("{prefix}_DB_{key}"))
 }
 
+/// The variables a database of `driver` actually reads, `{P}_DB_URL` first: SQLite reads
+/// only the URL and NAME (a file path); the servers read all six.
+pub fn env_var_names_for(driver: Driver, prefix: &str) -> Vec<String> {
+    let [url, host, port, name, user, password] = env_var_names(prefix);
+    match driver {
+        Driver::Sqlite => vec![url, name],
+        Driver::Postgres | Driver::Mysql => vec![url, host, port, name, user, password],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +76,17 @@ mod tests {
     fn names() {
         assert_eq!(env_var_names("PERMISO_TEST")[0], "PERMISO_TEST_DB_URL");
         assert_eq!(env_var_names("A")[5], "A_DB_PASSWORD");
+    }
+
+    #[test]
+    fn names_per_driver() {
+        assert_eq!(
+            env_var_names_for(Driver::Sqlite, "CACHE"),
+            ["CACHE_DB_URL", "CACHE_DB_NAME"]
+        );
+        let pg = env_var_names_for(Driver::Postgres, "P");
+        assert_eq!(pg.len(), 6);
+        assert_eq!(pg[0], "P_DB_URL");
+        assert_eq!(env_var_names_for(Driver::Mysql, "P"), pg);
     }
 }

@@ -17,11 +17,12 @@ mod time;
 
 pub use checksum::Checksum;
 pub use config::{
-    DEFAULT_LOCK_TIMEOUT_SECS, DEFAULT_MIGRATIONS_TABLE, DEFAULT_REGISTRY_MODULE, DatabaseConfig,
+    DEFAULT_ACQUIRE_TIMEOUT_SECS, DEFAULT_LOCK_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MIGRATIONS_TABLE, DEFAULT_MIN_CONNECTIONS, DEFAULT_REGISTRY_MODULE, DatabaseConfig,
     Driver, PoolConfig, ProjectSettings, validate_sql_identifier,
 };
 pub use connection::{ConnectionSettings, ConnectionTarget, Secret, resolve_connection};
-pub use env::{Env, env_var_names, load_env};
+pub use env::{Env, env_var_names, env_var_names_for, load_env};
 pub use error::Error;
 pub use loader::{
     CONFIG_FILE, DATABASE_CONFIG_FILE, DATABASES_DIR, Database, MIGRATIONS_DIR, Project, SEEDS_DIR,
