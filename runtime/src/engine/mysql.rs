@@ -1,0 +1,167 @@
+use std::str::FromStr;
+
+use dbgen_core::{ConnectionSettings, ConnectionTarget};
+use sha2::{Digest, Sha256};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::{AssertSqlSafe, Connection};
+
+use super::{
+    AppliedRow, AppliedTuple, Engine, OpenMode, applied_row, select_applied_sql,
+    tracking_table_ddl, wrong_target,
+};
+
+/// MySQL and MariaDB: DDL commits implicitly, so each migration is its own transaction
+/// with its tracking row; `GET_LOCK` is released when the session ends.
+pub(crate) struct MySql {
+    conn: MySqlConnection,
+    mode: OpenMode,
+    lock_name: Option<String>,
+}
+
+impl Engine for MySql {
+    const TRANSACTIONAL_DDL: bool = false;
+    const LOCK_IS_TRANSACTION: bool = false;
+
+    async fn open(
+        settings: &ConnectionSettings,
+        mode: OpenMode,
+    ) -> Result<Option<Self>, sqlx::Error> {
+        let options = match &settings.target {
+            ConnectionTarget::Url(url) => {
+                MySqlConnectOptions::from_str(&url.expose().replacen("mariadb://", "mysql://", 1))?
+            }
+            ConnectionTarget::Server {
+                host,
+                port,
+                database,
+                user,
+                password,
+            } => {
+                let options = MySqlConnectOptions::new()
+                    .host(host)
+                    .port(*port)
+                    .database(database)
+                    .username(user);
+                match password {
+                    Some(p) => options.password(p.expose()),
+                    None => options,
+                }
+            }
+            ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings)),
+        };
+        let conn = MySqlConnection::connect_with(&options).await?;
+        Ok(Some(Self {
+            conn,
+            mode,
+            lock_name: None,
+        }))
+    }
+
+    async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error> {
+        // Lock names are server-wide (and at most 64 characters): key them by schema and table.
+        let schema: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+            .fetch_one(&mut self.conn)
+            .await?;
+        let digest = Sha256::digest(format!("{}.{table}", schema.unwrap_or_default()).as_bytes());
+        let name = format!(
+            "dbgen_{}",
+            digest[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let secs = self.mode.lock_timeout.as_secs().max(1) as i64;
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+            .bind(&name)
+            .bind(secs)
+            .fetch_one(&mut self.conn)
+            .await?;
+        let locked = got == Some(1);
+        if locked {
+            self.lock_name = Some(name);
+        }
+        Ok(locked)
+    }
+
+    async fn unlock(&mut self, _table: &str) -> Result<(), sqlx::Error> {
+        if let Some(name) = self.lock_name.take() {
+            sqlx::query("SELECT RELEASE_LOCK(?)")
+                .bind(name)
+                .execute(&mut self.conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn tracking_table_exists(&mut self, table: &str) -> Result<bool, sqlx::Error> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+        )
+        .bind(table)
+        .fetch_one(&mut self.conn)
+        .await?;
+        Ok(count > 0)
+    }
+
+    async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(tracking_table_ddl(table, "VARCHAR(255)")))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn applied(&mut self, table: &str) -> Result<Vec<AppliedRow>, sqlx::Error> {
+        let rows: Vec<AppliedTuple> = sqlx::query_as(AssertSqlSafe(select_applied_sql(table)))
+            .fetch_all(&mut self.conn)
+            .await?;
+        Ok(rows.into_iter().map(applied_row).collect())
+    }
+
+    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("BEGIN").await
+    }
+
+    async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("COMMIT").await
+    }
+
+    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("ROLLBACK").await
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_applied(&mut self, table: &str, row: &AppliedRow) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} (version, name, batch, checksum, applied_at, execution_ms) VALUES (?, ?, ?, ?, ?, ?)"
+        )))
+        .bind(row.version)
+        .bind(&row.name)
+        .bind(row.batch)
+        .bind(&row.checksum)
+        .bind(row.applied_at)
+        .bind(row.execution_ms)
+        .execute(&mut self.conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_applied(&mut self, table: &str, version: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE version = ?"
+        )))
+        .bind(version)
+        .execute(&mut self.conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}

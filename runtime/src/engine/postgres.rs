@@ -1,0 +1,165 @@
+use std::str::FromStr;
+
+use dbgen_core::{ConnectionSettings, ConnectionTarget};
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
+use sqlx::{AssertSqlSafe, Connection};
+
+use super::{
+    AppliedRow, AppliedTuple, Engine, OpenMode, applied_row, select_applied_sql,
+    tracking_table_ddl, wrong_target,
+};
+
+/// PostgreSQL: transactional DDL, session advisory locks (released when the session ends,
+/// so a killed runner leaves none behind).
+pub(crate) struct Postgres {
+    conn: PgConnection,
+    mode: OpenMode,
+}
+
+/// Advisory locks are scoped to the current database, so the table name is the key.
+fn lock_key(table: &str) -> i64 {
+    let digest = Sha256::digest(format!("dbgen:{table}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+impl Engine for Postgres {
+    const TRANSACTIONAL_DDL: bool = true;
+    const LOCK_IS_TRANSACTION: bool = false;
+
+    async fn open(
+        settings: &ConnectionSettings,
+        mode: OpenMode,
+    ) -> Result<Option<Self>, sqlx::Error> {
+        let options = match &settings.target {
+            ConnectionTarget::Url(url) => PgConnectOptions::from_str(url.expose())?,
+            ConnectionTarget::Server {
+                host,
+                port,
+                database,
+                user,
+                password,
+            } => {
+                let options = PgConnectOptions::new()
+                    .host(host)
+                    .port(*port)
+                    .database(database)
+                    .username(user);
+                match password {
+                    Some(p) => options.password(p.expose()),
+                    None => options,
+                }
+            }
+            ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings)),
+        };
+        let conn = PgConnection::connect_with(&options.application_name("dbgen")).await?;
+        Ok(Some(Self { conn, mode }))
+    }
+
+    async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error> {
+        // lock_timeout bounds the wait and wakes us the moment the holder lets go.
+        let ms = self.mode.lock_timeout.as_millis().max(1);
+        sqlx::raw_sql(AssertSqlSafe(format!("SET lock_timeout = {ms}")))
+            .execute(&mut self.conn)
+            .await?;
+        let locked = sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(lock_key(table))
+            .execute(&mut self.conn)
+            .await;
+        sqlx::raw_sql("RESET lock_timeout")
+            .execute(&mut self.conn)
+            .await?;
+        match locked {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn unlock(&mut self, table: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(lock_key(table))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn tracking_table_exists(&mut self, table: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table)
+            .fetch_one(&mut self.conn)
+            .await
+    }
+
+    async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(tracking_table_ddl(table, "TEXT")))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn applied(&mut self, table: &str) -> Result<Vec<AppliedRow>, sqlx::Error> {
+        let rows: Vec<AppliedTuple> = sqlx::query_as(AssertSqlSafe(select_applied_sql(table)))
+            .fetch_all(&mut self.conn)
+            .await?;
+        Ok(rows.into_iter().map(applied_row).collect())
+    }
+
+    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("BEGIN").await
+    }
+
+    async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("COMMIT").await
+    }
+
+    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("ROLLBACK").await
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_applied(&mut self, table: &str, row: &AppliedRow) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} (version, name, batch, checksum, applied_at, execution_ms) VALUES ($1, $2, $3, $4, $5, $6)"
+        )))
+        .bind(row.version)
+        .bind(&row.name)
+        .bind(row.batch)
+        .bind(&row.checksum)
+        .bind(row.applied_at)
+        .bind(row.execution_ms)
+        .execute(&mut self.conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_applied(&mut self, table: &str, version: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE version = $1"
+        )))
+        .bind(version)
+        .execute(&mut self.conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+
+    fn error_position(err: &sqlx::Error) -> Option<usize> {
+        let db = err
+            .as_database_error()?
+            .try_downcast_ref::<PgDatabaseError>()?;
+        match db.position()? {
+            PgErrorPosition::Original(offset) => Some(offset),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+use std::str::FromStr;
+
+use dbgen_core::{ConnectionSettings, ConnectionTarget};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection};
+
+use super::{
+    AppliedRow, AppliedTuple, Engine, OpenMode, applied_row, select_applied_sql, tracking_table_ddl,
+};
+
+/// SQLite: transactional DDL; the lock is the write transaction (`BEGIN IMMEDIATE`), which
+/// the file system releases when a runner dies.
+pub(crate) struct Sqlite {
+    conn: SqliteConnection,
+    in_transaction: bool,
+}
+
+impl Engine for Sqlite {
+    const TRANSACTIONAL_DDL: bool = true;
+    const LOCK_IS_TRANSACTION: bool = true;
+
+    async fn open(
+        settings: &ConnectionSettings,
+        mode: OpenMode,
+    ) -> Result<Option<Self>, sqlx::Error> {
+        let options = match &settings.target {
+            ConnectionTarget::Url(url) => SqliteConnectOptions::from_str(url.expose())?,
+            ConnectionTarget::SqliteFile(path) => {
+                if !mode.create && !path.exists() {
+                    return Ok(None);
+                }
+                SqliteConnectOptions::new().filename(path)
+            }
+            ConnectionTarget::Server { .. } => return Err(super::wrong_target(settings)),
+        };
+        let options = options
+            .create_if_missing(mode.create)
+            .busy_timeout(mode.lock_timeout);
+        let conn = SqliteConnection::connect_with(&options).await?;
+        Ok(Some(Self {
+            conn,
+            in_transaction: false,
+        }))
+    }
+
+    async fn lock(&mut self, _table: &str) -> Result<bool, sqlx::Error> {
+        match self.begin().await {
+            Ok(()) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.message().contains("database is locked") => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn unlock(&mut self, _table: &str) -> Result<(), sqlx::Error> {
+        if self.in_transaction {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn tracking_table_exists(&mut self, table: &str) -> Result<bool, sqlx::Error> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        )
+        .bind(table)
+        .fetch_one(&mut self.conn)
+        .await?;
+        Ok(count > 0)
+    }
+
+    async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(tracking_table_ddl(table, "TEXT")))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn applied(&mut self, table: &str) -> Result<Vec<AppliedRow>, sqlx::Error> {
+        let rows: Vec<AppliedTuple> = sqlx::query_as(AssertSqlSafe(select_applied_sql(table)))
+            .fetch_all(&mut self.conn)
+            .await?;
+        Ok(rows.into_iter().map(applied_row).collect())
+    }
+
+    /// Joins the lock's transaction when one is open; otherwise takes the write lock.
+    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        if !self.in_transaction {
+            self.execute("BEGIN IMMEDIATE").await?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.in_transaction = false;
+        self.execute("COMMIT").await
+    }
+
+    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.in_transaction = false;
+        self.execute("ROLLBACK").await
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_applied(&mut self, table: &str, row: &AppliedRow) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} (version, name, batch, checksum, applied_at, execution_ms) VALUES (?, ?, ?, ?, ?, ?)"
+        )))
+        .bind(row.version)
+        .bind(&row.name)
+        .bind(row.batch)
+        .bind(&row.checksum)
+        .bind(row.applied_at)
+        .bind(row.execution_ms)
+        .execute(&mut self.conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_applied(&mut self, table: &str, version: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE version = ?"
+        )))
+        .bind(version)
+        .execute(&mut self.conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}

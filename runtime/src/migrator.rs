@@ -1,0 +1,414 @@
+//! The engine-free loop: lock, read the tracking table, plan, run, record, unlock.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dbgen_core::{ConnectionSettings, Database, Migration};
+
+use crate::engine::{AppliedRow, Engine, OpenMode};
+use crate::error::{RunError, describe, line_column};
+use crate::output::{Reporter, millis};
+use crate::plan::{Direction, Plan, Status};
+use crate::report::StatusReport;
+
+/// A migration command, as the command set passes it to each database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Latest { to: Option<i64> },
+    Up { version: Option<i64> },
+    Rollback { to: Option<i64> },
+    Reset,
+    Down { version: Option<i64> },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MigrateOptions {
+    pub dry_run: bool,
+    /// Refuse pending migrations older than the newest applied one.
+    pub strict: bool,
+}
+
+/// What one database's run did, for its result line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied {
+        batch: i64,
+        count: usize,
+        took: Duration,
+    },
+    RolledBack {
+        batch: i64,
+        count: usize,
+        took: Duration,
+    },
+    UpToDate {
+        ahead: usize,
+    },
+    NothingToRollBack,
+    DryRun {
+        count: usize,
+    },
+    Seeded {
+        count: usize,
+        took: Duration,
+    },
+    Status(Box<StatusReport>),
+}
+
+impl Outcome {
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::Applied { batch, count, took } => {
+                format!(
+                    "batch {batch} applied: {count} migration{} in {}",
+                    plural(*count),
+                    millis(*took)
+                )
+            }
+            Outcome::RolledBack { batch, count, took } => format!(
+                "rolled back {count} migration{} (newest batch {batch}) in {}",
+                plural(*count),
+                millis(*took)
+            ),
+            Outcome::UpToDate { ahead: 0 } => "already up to date".to_string(),
+            Outcome::UpToDate { ahead } => format!(
+                "already up to date; the database also holds {ahead} newer migration{} from a newer release",
+                plural(*ahead)
+            ),
+            Outcome::NothingToRollBack => {
+                "nothing to roll back: no migration is applied".to_string()
+            }
+            Outcome::DryRun { count } => format!(
+                "dry run: {count} script{} shown, nothing changed",
+                plural(*count)
+            ),
+            Outcome::Seeded { count, took } => {
+                format!("ran {count} seed{} in {}", plural(*count), millis(*took))
+            }
+            Outcome::Status(report) => report.summary(),
+        }
+    }
+}
+
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Opens `settings` on engine `E`, mapping a failure to a message that names the variables.
+pub(crate) async fn open<E: Engine>(
+    settings: &ConnectionSettings,
+    mode: OpenMode,
+) -> Result<Option<E>, RunError> {
+    E::open(settings, mode)
+        .await
+        .map_err(|e| RunError::Connect {
+            target: settings.to_string(),
+            variables: settings.variables_list(),
+            message: describe(&e),
+        })
+}
+
+fn tracking<'a>(action: &'static str, table: &'a str) -> impl FnOnce(sqlx::Error) -> RunError + 'a {
+    move |e| RunError::Tracking {
+        action,
+        table: table.to_string(),
+        message: describe(&e),
+    }
+}
+
+/// The applied rows, or none when the tracking table does not exist yet.
+pub(crate) async fn read_applied<E: Engine>(
+    engine: &mut E,
+    table: &str,
+) -> Result<Vec<AppliedRow>, RunError> {
+    if !engine
+        .tracking_table_exists(table)
+        .await
+        .map_err(tracking("looking for", table))?
+    {
+        return Ok(Vec::new());
+    }
+    engine
+        .applied(table)
+        .await
+        .map_err(tracking("reading", table))
+}
+
+/// Takes the lock and runs `work`, releasing the lock however `work` ends.
+pub(crate) async fn with_lock<E: Engine, T>(
+    engine: &mut E,
+    table: &str,
+    lock_timeout: Duration,
+    work: impl AsyncFnOnce(&mut E) -> Result<T, RunError>,
+) -> Result<T, RunError> {
+    if !engine
+        .lock(table)
+        .await
+        .map_err(tracking("locking", table))?
+    {
+        return Err(RunError::LockTimeout {
+            secs: lock_timeout.as_secs(),
+        });
+    }
+    let result = work(engine).await;
+    let released = engine
+        .unlock(table)
+        .await
+        .map_err(tracking("unlocking", table));
+    let value = result?;
+    released?;
+    Ok(value)
+}
+
+/// `status`: reads without locking or creating anything.
+pub(crate) async fn status<E: Engine>(
+    db: &Database,
+    settings: &ConnectionSettings,
+    mode: OpenMode,
+) -> Result<StatusReport, RunError> {
+    let table = &db.config.migrations_table;
+    let applied = match open::<E>(settings, mode).await? {
+        Some(mut engine) => {
+            let applied = read_applied(&mut engine, table).await;
+            engine.close().await;
+            applied?
+        }
+        None => Vec::new(),
+    };
+    Ok(StatusReport::new(
+        db,
+        settings,
+        &Status::new(&db.migrations, &applied),
+    ))
+}
+
+/// latest / up / rollback / reset / down on one database.
+pub(crate) async fn migrate<E: Engine>(
+    db: &Database,
+    settings: &ConnectionSettings,
+    action: Action,
+    options: MigrateOptions,
+    mode: OpenMode,
+    out: &mut Reporter,
+) -> Result<Outcome, RunError> {
+    let table: &str = &db.config.migrations_table;
+    let Some(mut engine) = open::<E>(settings, mode).await? else {
+        // A read-only open of a SQLite file that does not exist: everything is pending.
+        let status = Status::new(&db.migrations, &[]);
+        return dry_run(&plan(&status, action, options)?, out);
+    };
+    let result = if options.dry_run {
+        match read_applied(&mut engine, table).await {
+            Ok(applied) => {
+                let status = Status::new(&db.migrations, &applied);
+                plan(&status, action, options)
+                    .map_err(RunError::from)
+                    .and_then(|p| dry_run(&p, out))
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        with_lock(&mut engine, table, mode.lock_timeout, async |engine: &mut E| {
+            engine
+                .create_tracking_table(table)
+                .await
+                .map_err(tracking("creating", table))?;
+            let applied = engine.applied(table).await.map_err(tracking("reading", table))?;
+            let status = Status::new(&db.migrations, &applied);
+            let plan = plan(&status, action, options)?;
+            if !plan.out_of_order.is_empty() {
+                out.warn(&format!(
+                    "applying {} out of order: older than the newest applied migration (use --strict to refuse)",
+                    plan.out_of_order.join(", ")
+                ));
+            }
+            if plan.steps.is_empty() {
+                return Ok(match plan.direction {
+                    Direction::Up => Outcome::UpToDate { ahead: plan.ahead },
+                    Direction::Down => Outcome::NothingToRollBack,
+                });
+            }
+            let started = Instant::now();
+            run_plan(engine, table, &plan, out).await?;
+            let (batch, count, took) = (plan.batch, plan.steps.len(), started.elapsed());
+            Ok(match plan.direction {
+                Direction::Up => Outcome::Applied { batch, count, took },
+                Direction::Down => Outcome::RolledBack { batch, count, took },
+            })
+        })
+        .await
+    };
+    engine.close().await;
+    result
+}
+
+fn plan<'a>(
+    status: &Status<'a>,
+    action: Action,
+    options: MigrateOptions,
+) -> Result<Plan<'a>, crate::error::Refusal> {
+    match action {
+        Action::Latest { to } => status.plan_latest(to, options.strict),
+        Action::Up { version } => status.plan_up(version, options.strict),
+        Action::Rollback { to } => status.plan_rollback(to),
+        Action::Reset => status.plan_reset(),
+        Action::Down { version } => status.plan_down(version),
+    }
+}
+
+fn dry_run(plan: &Plan<'_>, out: &Reporter) -> Result<Outcome, RunError> {
+    let verb = match plan.direction {
+        Direction::Up => "up",
+        Direction::Down => "down",
+    };
+    for m in &plan.steps {
+        let transaction = if plan.no_transaction(m) {
+            ", outside any transaction"
+        } else {
+            ""
+        };
+        println!(
+            "-- {} ({verb}{transaction})\n{}\n",
+            m.id(),
+            plan.script(m).trim_end()
+        );
+    }
+    if plan.steps.is_empty() {
+        out.line("dry run: nothing would run");
+    }
+    Ok(Outcome::DryRun {
+        count: plan.steps.len(),
+    })
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs a plan's steps. On engines with transactional DDL consecutive steps share one
+/// transaction; a no-transaction step runs alone between them. Every step commits together
+/// with its tracking row.
+async fn run_plan<E: Engine>(
+    engine: &mut E,
+    table: &str,
+    plan: &Plan<'_>,
+    out: &mut Reporter,
+) -> Result<(), RunError> {
+    // SQLite's lock is its write transaction, already open.
+    let mut open = E::LOCK_IS_TRANSACTION;
+    let mut committed = 0usize;
+    let mut done_in_transaction = 0usize;
+    out.start(plan.steps.len());
+    for m in &plan.steps {
+        let alone = plan.no_transaction(m);
+        if alone && open {
+            engine
+                .commit()
+                .await
+                .map_err(|e| script_error::<E>(plan, m, e, 0))?;
+            open = false;
+            committed += done_in_transaction;
+            done_in_transaction = 0;
+        }
+        if !alone && !open {
+            engine
+                .begin()
+                .await
+                .map_err(|e| script_error::<E>(plan, m, e, committed))?;
+            open = true;
+        }
+        let started = Instant::now();
+        let result = step::<E>(engine, table, plan, m, started).await;
+        if let Err(e) = result {
+            if open {
+                let _ = engine.rollback().await;
+            }
+            out.finish();
+            return Err(script_error::<E>(plan, m, e, committed));
+        }
+        if open && !E::TRANSACTIONAL_DDL {
+            engine
+                .commit()
+                .await
+                .map_err(|e| script_error::<E>(plan, m, e, committed))?;
+            open = false;
+            committed += 1;
+        } else if open {
+            done_in_transaction += 1;
+        } else {
+            committed += 1;
+        }
+        let verb = match plan.direction {
+            Direction::Up => "applied",
+            Direction::Down => "reverted",
+        };
+        out.step(verb, &m.id(), started.elapsed());
+    }
+    if open {
+        let commit = engine.commit().await;
+        if let Some(m) = plan.steps.last() {
+            commit.map_err(|e| script_error::<E>(plan, m, e, committed))?;
+        }
+    }
+    out.finish();
+    Ok(())
+}
+
+async fn step<E: Engine>(
+    engine: &mut E,
+    table: &str,
+    plan: &Plan<'_>,
+    m: &Migration,
+    started: Instant,
+) -> Result<(), sqlx::Error> {
+    engine.execute(plan.script(m)).await?;
+    match plan.direction {
+        Direction::Up => {
+            let row = AppliedRow {
+                version: m.version,
+                name: m.name.to_string(),
+                batch: plan.batch,
+                checksum: m.checksum.to_hex(),
+                applied_at: now_millis(),
+                execution_ms: started.elapsed().as_millis() as i64,
+            };
+            engine.insert_applied(table, &row).await
+        }
+        Direction::Down => engine.delete_applied(table, m.version).await,
+    }
+}
+
+/// A failed step: the file, the position, the driver's message, and what remains applied.
+fn script_error<E: Engine>(
+    plan: &Plan<'_>,
+    m: &Migration,
+    err: sqlx::Error,
+    committed: usize,
+) -> RunError {
+    let (file, script) = match plan.direction {
+        Direction::Up => (m.up_path.to_string(), m.up.as_ref()),
+        Direction::Down => (
+            m.down_path.as_deref().unwrap_or_default().to_string(),
+            m.down.as_deref().unwrap_or_default(),
+        ),
+    };
+    let note = if !E::TRANSACTIONAL_DDL {
+        "this engine commits DDL statements as they run: statements of this script before the failing one may have taken effect (its tracking row was not written); check the schema, fix the script and run again".to_string()
+    } else if committed == 0 {
+        "the transaction was rolled back: nothing of this run remains".to_string()
+    } else {
+        format!(
+            "the failing transaction was rolled back; {committed} migration{} committed before it (split around a no-transaction migration) remain{}",
+            plural(committed),
+            if committed == 1 { "s" } else { "" }
+        )
+    };
+    RunError::Script {
+        file,
+        position: E::error_position(&err).map(|offset| line_column(script, offset)),
+        message: describe(&err),
+        note: Some(note),
+    }
+}

@@ -1,0 +1,94 @@
+//! What a run prints: one line per step and a result line per database, prefixed with the
+//! database's name so that concurrent runs (`--jobs`) stay readable.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Migrations in one run from which a terminal gets a progress bar instead of a line each.
+const PROGRESS_BAR_FROM: usize = 20;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputMode {
+    /// Draw progress bars (a terminal, one database at a time, NO_COLOR unset).
+    pub progress: bool,
+    /// Print nothing but results (JSON output).
+    pub quiet: bool,
+}
+
+impl OutputMode {
+    pub fn detect(jobs: usize) -> Self {
+        Self {
+            progress: jobs == 1
+                && std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none(),
+            quiet: false,
+        }
+    }
+}
+
+pub(crate) struct Reporter {
+    database: String,
+    mode: OutputMode,
+    bar: Option<ProgressBar>,
+}
+
+impl Reporter {
+    pub(crate) fn new(database: &str, mode: OutputMode) -> Self {
+        Self {
+            database: database.to_string(),
+            mode,
+            bar: None,
+        }
+    }
+
+    pub(crate) fn line(&self, message: &str) {
+        if self.mode.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.println(format!("{}: {message}", self.database)),
+            None => println!("{}: {message}", self.database),
+        }
+    }
+
+    pub(crate) fn warn(&self, message: &str) {
+        eprintln!("{}: warning: {message}", self.database);
+    }
+
+    /// Starts a run of `steps` steps: a progress bar when there are many on a terminal.
+    pub(crate) fn start(&mut self, steps: usize) {
+        if self.mode.progress && !self.mode.quiet && steps >= PROGRESS_BAR_FROM {
+            let bar = ProgressBar::new(steps as u64);
+            if let Ok(style) =
+                ProgressStyle::with_template("{prefix}: [{bar:40}] {pos}/{len} {msg}")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(self.database.clone());
+            self.bar = Some(bar);
+        }
+    }
+
+    /// One step done; its line is printed unless a bar stands for it.
+    pub(crate) fn step(&self, verb: &str, what: &str, took: Duration) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(what.to_string());
+                bar.inc(1);
+            }
+            None => self.line(&format!("{verb} {what} ({})", millis(took))),
+        }
+    }
+
+    pub(crate) fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub(crate) fn millis(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}

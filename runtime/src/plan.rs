@@ -1,0 +1,517 @@
+//! What to run, decided from the known migrations and the tracking table alone:
+//! pure functions, no database, so every rule here is unit-tested.
+
+use std::collections::BTreeMap;
+
+use dbgen_core::Migration;
+
+use crate::engine::AppliedRow;
+use crate::error::Refusal;
+
+/// Where one migration stands against one database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Applied,
+    Pending,
+    /// Applied, but the file's checksum differs from the one recorded.
+    Modified,
+    /// Applied, no file, and older than a known migration: a file was deleted.
+    Missing,
+    /// Applied, no file, newer than every known migration: a newer release ran it.
+    Ahead,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Modified => "modified",
+            State::Missing => "missing",
+            State::Ahead => "ahead",
+        }
+    }
+}
+
+/// One line of `status`.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub version: i64,
+    pub name: String,
+    pub state: State,
+    pub migration: Option<&'a Migration>,
+    pub applied: Option<&'a AppliedRow>,
+}
+
+/// Every known and every applied migration, in version order.
+#[derive(Debug, Clone)]
+pub struct Status<'a> {
+    pub entries: Vec<Entry<'a>>,
+}
+
+impl<'a> Status<'a> {
+    pub fn new(migrations: &'a [Migration], applied: &'a [AppliedRow]) -> Self {
+        let newest_known = migrations
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(i64::MIN);
+        let rows: BTreeMap<i64, &AppliedRow> = applied.iter().map(|r| (r.version, r)).collect();
+        let mut entries: Vec<Entry<'a>> = migrations
+            .iter()
+            .map(|m| {
+                let row = rows.get(&m.version).copied();
+                let state = match row {
+                    None => State::Pending,
+                    Some(row) if row.checksum != m.checksum.to_hex() => State::Modified,
+                    Some(_) => State::Applied,
+                };
+                Entry {
+                    version: m.version,
+                    name: m.name.to_string(),
+                    state,
+                    migration: Some(m),
+                    applied: row,
+                }
+            })
+            .collect();
+        for row in applied {
+            if !migrations.iter().any(|m| m.version == row.version) {
+                entries.push(Entry {
+                    version: row.version,
+                    name: row.name.clone(),
+                    state: if row.version > newest_known {
+                        State::Ahead
+                    } else {
+                        State::Missing
+                    },
+                    migration: None,
+                    applied: Some(row),
+                });
+            }
+        }
+        entries.sort_by_key(|e| e.version);
+        Self { entries }
+    }
+
+    pub fn count(&self, state: State) -> usize {
+        self.entries.iter().filter(|e| e.state == state).count()
+    }
+
+    fn with_state(&self, state: State) -> impl Iterator<Item = &Entry<'a>> {
+        self.entries.iter().filter(move |e| e.state == state)
+    }
+
+    /// Nothing pending, modified or missing (being ahead is up to date for this build).
+    pub fn is_up_to_date(&self) -> bool {
+        self.entries
+            .iter()
+            .all(|e| matches!(e.state, State::Applied | State::Ahead))
+    }
+
+    /// Modified or missing migrations stop every command that changes the database.
+    pub fn check_intact(&self) -> Result<(), Refusal> {
+        let broken: Vec<String> = self
+            .entries
+            .iter()
+            .filter_map(|e| match e.state {
+                State::Modified => Some(format!(
+                    "{}_{} was changed after it was applied (checksum differs): restore {} as it was applied and put the change in a new migration",
+                    e.version,
+                    e.name,
+                    e.migration.map(|m| m.up_path.as_ref()).unwrap_or("the file")
+                )),
+                State::Missing => Some(format!(
+                    "{}_{} is applied but its file is gone: restore {}_{}.up.sql (and .down.sql) from version control",
+                    e.version, e.name, e.version, e.name
+                )),
+                _ => None,
+            })
+            .collect();
+        if broken.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::NotIntact(broken))
+        }
+    }
+
+    fn newest_applied(&self) -> Option<i64> {
+        self.entries
+            .iter()
+            .filter(|e| e.applied.is_some())
+            .map(|e| e.version)
+            .max()
+    }
+
+    fn next_batch(&self) -> i64 {
+        self.entries
+            .iter()
+            .filter_map(|e| e.applied.map(|r| r.batch))
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// `latest` (`to: None`) or `latest --to V`: every pending migration up to V, in order.
+    pub fn plan_latest(&self, to: Option<i64>, strict: bool) -> Result<Plan<'a>, Refusal> {
+        self.check_intact()?;
+        if let Some(to) = to {
+            self.check_known(to)?;
+        }
+        let steps: Vec<&'a Migration> = self
+            .with_state(State::Pending)
+            .filter(|e| to.is_none_or(|to| e.version <= to))
+            .filter_map(|e| e.migration)
+            .collect();
+        self.up_plan(steps, strict)
+    }
+
+    /// `up`: the oldest pending migration, or the one named by `version`.
+    pub fn plan_up(&self, version: Option<i64>, strict: bool) -> Result<Plan<'a>, Refusal> {
+        self.check_intact()?;
+        let step = match version {
+            None => self.with_state(State::Pending).next(),
+            Some(v) => {
+                self.check_known(v)?;
+                let entry = self.entries.iter().find(|e| e.version == v);
+                match entry {
+                    Some(e) if e.state == State::Pending => Some(e),
+                    _ => return Err(Refusal::AlreadyApplied(v)),
+                }
+            }
+        };
+        self.up_plan(step.and_then(|e| e.migration).into_iter().collect(), strict)
+    }
+
+    fn up_plan(&self, steps: Vec<&'a Migration>, strict: bool) -> Result<Plan<'a>, Refusal> {
+        let newest = self.newest_applied();
+        let out_of_order: Vec<String> = steps
+            .iter()
+            .filter(|m| newest.is_some_and(|n| m.version < n))
+            .map(|m| m.id())
+            .collect();
+        if strict && !out_of_order.is_empty() {
+            return Err(Refusal::OutOfOrder(out_of_order));
+        }
+        Ok(Plan {
+            direction: Direction::Up,
+            batch: self.next_batch(),
+            steps,
+            out_of_order,
+            ahead: self.count(State::Ahead),
+        })
+    }
+
+    /// `rollback`: the last batch; `rollback --to V`: everything newer than V.
+    pub fn plan_rollback(&self, to: Option<i64>) -> Result<Plan<'a>, Refusal> {
+        let last_batch = self.next_batch() - 1;
+        match to {
+            None => self.down_plan(|e| e.applied.is_some_and(|r| r.batch == last_batch)),
+            Some(to) => {
+                if to != 0 {
+                    self.check_known(to)?;
+                }
+                self.down_plan(|e| e.version > to)
+            }
+        }
+    }
+
+    /// `reset`: every applied migration.
+    pub fn plan_reset(&self) -> Result<Plan<'a>, Refusal> {
+        self.down_plan(|_| true)
+    }
+
+    /// `down`: the newest applied migration of the last batch, or the one named.
+    pub fn plan_down(&self, version: Option<i64>) -> Result<Plan<'a>, Refusal> {
+        let target = match version {
+            Some(v) => {
+                if !self
+                    .entries
+                    .iter()
+                    .any(|e| e.version == v && e.applied.is_some())
+                {
+                    return Err(Refusal::NotApplied(v));
+                }
+                Some(v)
+            }
+            None => self
+                .entries
+                .iter()
+                .filter_map(|e| e.applied.map(|r| (r.batch, e.version)))
+                .max()
+                .map(|(_, v)| v),
+        };
+        self.down_plan(|e| Some(e.version) == target)
+    }
+
+    fn down_plan(&self, selected: impl Fn(&Entry<'a>) -> bool) -> Result<Plan<'a>, Refusal> {
+        self.check_intact()?;
+        let chosen: Vec<&Entry<'a>> = self
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| e.applied.is_some() && selected(e))
+            .collect();
+        let unknown: Vec<String> = chosen
+            .iter()
+            .filter(|e| e.migration.is_none())
+            .map(|e| format!("{}_{}", e.version, e.name))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Refusal::NeedsNewerRelease(unknown));
+        }
+        let irreversible: Vec<String> = chosen
+            .iter()
+            .filter_map(|e| e.migration)
+            .filter(|m| m.down.is_none())
+            .map(|m| m.id())
+            .collect();
+        if !irreversible.is_empty() {
+            return Err(Refusal::Irreversible(irreversible));
+        }
+        Ok(Plan {
+            direction: Direction::Down,
+            batch: self.next_batch() - 1,
+            steps: chosen.iter().filter_map(|e| e.migration).collect(),
+            out_of_order: Vec::new(),
+            ahead: self.count(State::Ahead),
+        })
+    }
+
+    fn check_known(&self, version: i64) -> Result<(), Refusal> {
+        if self
+            .entries
+            .iter()
+            .any(|e| e.version == version && e.migration.is_some())
+        {
+            Ok(())
+        } else {
+            Err(Refusal::UnknownVersion(version))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// The migrations one command will run, in order.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    pub direction: Direction,
+    /// The batch being recorded (up) or reverted (down, the newest one).
+    pub batch: i64,
+    pub steps: Vec<&'a Migration>,
+    /// Pending migrations older than the newest applied one (merged from a branch).
+    pub out_of_order: Vec<String>,
+    /// Applied migrations newer than this build knows.
+    pub ahead: usize,
+}
+
+impl Plan<'_> {
+    pub fn script<'m>(&self, migration: &'m Migration) -> &'m str {
+        match self.direction {
+            Direction::Up => &migration.up,
+            Direction::Down => migration.down.as_deref().unwrap_or_default(),
+        }
+    }
+
+    pub fn no_transaction(&self, migration: &Migration) -> bool {
+        match self.direction {
+            Direction::Up => migration.up_no_transaction,
+            Direction::Down => migration.down_no_transaction,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use dbgen_core::Checksum;
+
+    use super::*;
+
+    fn migration(version: i64, down: bool) -> Migration {
+        let up = format!("create table t{version} (id int);");
+        Migration {
+            version,
+            name: Cow::Owned(format!("m{version}")),
+            checksum: Checksum::of_script(&up),
+            up: Cow::Owned(up),
+            down: down.then(|| Cow::Owned(format!("drop table t{version};"))),
+            up_no_transaction: false,
+            down_no_transaction: false,
+            up_path: Cow::Owned(format!("database/x/migrations/{version}_m{version}.up.sql")),
+            down_path: None,
+        }
+    }
+
+    fn row(m: &Migration, batch: i64) -> AppliedRow {
+        AppliedRow {
+            version: m.version,
+            name: m.name.to_string(),
+            batch,
+            checksum: m.checksum.to_hex(),
+            applied_at: 0,
+            execution_ms: 1,
+        }
+    }
+
+    fn versions(plan: &Plan) -> Vec<i64> {
+        plan.steps.iter().map(|m| m.version).collect()
+    }
+
+    #[test]
+    fn states() {
+        let ms = vec![migration(1, true), migration(2, true), migration(3, true)];
+        let mut modified = row(&ms[1], 1);
+        modified.checksum = "0".repeat(64);
+        let gone = AppliedRow {
+            version: 0,
+            ..row(&ms[0], 1)
+        };
+        let ahead = AppliedRow {
+            version: 9,
+            name: "newer".into(),
+            ..row(&ms[0], 2)
+        };
+        let applied = vec![gone, row(&ms[0], 1), modified, ahead];
+        let status = Status::new(&ms, &applied);
+        let states: Vec<(i64, State)> = status
+            .entries
+            .iter()
+            .map(|e| (e.version, e.state))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                (0, State::Missing),
+                (1, State::Applied),
+                (2, State::Modified),
+                (3, State::Pending),
+                (9, State::Ahead)
+            ]
+        );
+        assert!(!status.is_up_to_date());
+        let err = status.plan_latest(None, false).unwrap_err().to_string();
+        assert!(err.contains("2_m2 was changed"), "{err}");
+        assert!(
+            err.contains("0_m1 is applied but its file is gone"),
+            "{err}"
+        );
+        assert!(status.plan_rollback(None).is_err());
+    }
+
+    #[test]
+    fn latest_is_one_new_batch_in_order() {
+        let ms = vec![migration(1, true), migration(2, true), migration(3, true)];
+        let applied = vec![row(&ms[0], 4)];
+        let status = Status::new(&ms, &applied);
+        let plan = status.plan_latest(None, false).unwrap();
+        assert_eq!(versions(&plan), [2, 3]);
+        assert_eq!(plan.batch, 5);
+        assert_eq!(versions(&status.plan_latest(Some(2), false).unwrap()), [2]);
+        assert!(matches!(
+            status.plan_latest(Some(7), false),
+            Err(Refusal::UnknownVersion(7))
+        ));
+    }
+
+    #[test]
+    fn ahead_is_up_to_date_and_a_gap_is_missing() {
+        let ms = vec![migration(1, true), migration(2, true)];
+        let newer = AppliedRow {
+            version: 3,
+            name: "newer".into(),
+            ..row(&ms[0], 2)
+        };
+        let applied = vec![row(&ms[0], 1), row(&ms[1], 1), newer.clone()];
+        let status = Status::new(&ms, &applied);
+        assert!(status.is_up_to_date());
+        let plan = status.plan_latest(None, true).unwrap();
+        assert!(plan.steps.is_empty());
+        assert_eq!(plan.ahead, 1);
+        // Rolling back the newer release's batch needs its files.
+        let err = status.plan_rollback(None).unwrap_err();
+        assert!(
+            matches!(err, Refusal::NeedsNewerRelease(ref v) if v == &["3_newer"]),
+            "{err}"
+        );
+        // Without migration 2 the database's 2 is a gap below known 3... here: known 1 and 3.
+        let known = vec![migration(1, true), migration(3, true)];
+        let applied = vec![row(&ms[0], 1), row(&ms[1], 1)];
+        let status = Status::new(&known, &applied);
+        assert_eq!(status.entries[1].state, State::Missing);
+    }
+
+    #[test]
+    fn out_of_order_warns_or_refuses() {
+        let ms = vec![migration(1, true), migration(2, true), migration(3, true)];
+        let applied = vec![row(&ms[0], 1), row(&ms[2], 1)];
+        let status = Status::new(&ms, &applied);
+        let plan = status.plan_latest(None, false).unwrap();
+        assert_eq!(plan.out_of_order, ["2_m2"]);
+        assert!(matches!(
+            status.plan_latest(None, true),
+            Err(Refusal::OutOfOrder(_))
+        ));
+    }
+
+    #[test]
+    fn rollback_last_batch_newest_first_and_to() {
+        let ms = vec![
+            migration(1, true),
+            migration(2, true),
+            migration(3, true),
+            migration(4, true),
+        ];
+        let applied = vec![
+            row(&ms[0], 1),
+            row(&ms[1], 2),
+            row(&ms[2], 2),
+            row(&ms[3], 3),
+        ];
+        let status = Status::new(&ms, &applied);
+        let plan = status.plan_rollback(None).unwrap();
+        assert_eq!((versions(&plan), plan.batch), (vec![4], 3));
+        assert_eq!(versions(&status.plan_rollback(Some(1)).unwrap()), [4, 3, 2]);
+        assert_eq!(
+            versions(&status.plan_rollback(Some(0)).unwrap()),
+            [4, 3, 2, 1]
+        );
+        assert_eq!(versions(&status.plan_reset().unwrap()), [4, 3, 2, 1]);
+        assert_eq!(versions(&status.plan_down(None).unwrap()), [4]);
+        assert_eq!(versions(&status.plan_down(Some(2)).unwrap()), [2]);
+        assert!(matches!(
+            status.plan_down(Some(9)),
+            Err(Refusal::NotApplied(9))
+        ));
+    }
+
+    #[test]
+    fn irreversible_stops_rollback_before_anything() {
+        let ms = vec![migration(1, true), migration(2, false), migration(3, true)];
+        let applied = vec![row(&ms[0], 1), row(&ms[1], 1), row(&ms[2], 1)];
+        let status = Status::new(&ms, &applied);
+        let err = status.plan_rollback(None).unwrap_err();
+        assert!(matches!(err, Refusal::Irreversible(ref v) if v == &["2_m2"]));
+    }
+
+    #[test]
+    fn up_takes_one() {
+        let ms = vec![migration(1, true), migration(2, true)];
+        let status = Status::new(&ms, &[]);
+        assert_eq!(versions(&status.plan_up(None, false).unwrap()), [1]);
+        assert_eq!(versions(&status.plan_up(Some(2), false).unwrap()), [2]);
+        let applied = vec![row(&ms[0], 1)];
+        let status = Status::new(&ms, &applied);
+        assert!(matches!(
+            status.plan_up(Some(1), false),
+            Err(Refusal::AlreadyApplied(1))
+        ));
+    }
+}

@@ -1,0 +1,127 @@
+//! `status` as data: printed as a table or as JSON.
+
+use std::fmt::Write;
+
+use dbgen_core::{ConnectionSettings, Database, format_utc_millis};
+use serde::Serialize;
+
+use crate::plan::{State, Status};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationReport {
+    pub version: i64,
+    pub name: String,
+    pub state: State,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<i64>,
+    /// Milliseconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    pub database: String,
+    pub driver: String,
+    /// The connection with any password hidden.
+    pub connection: String,
+    pub table: String,
+    pub up_to_date: bool,
+    pub applied: usize,
+    pub pending: usize,
+    pub modified: usize,
+    pub missing: usize,
+    pub ahead: usize,
+    pub migrations: Vec<MigrationReport>,
+}
+
+impl StatusReport {
+    pub(crate) fn new(db: &Database, settings: &ConnectionSettings, status: &Status<'_>) -> Self {
+        Self {
+            database: db.name.to_string(),
+            driver: db.config.driver.to_string(),
+            connection: settings.to_string(),
+            table: db.config.migrations_table.to_string(),
+            up_to_date: status.is_up_to_date(),
+            applied: status.count(State::Applied),
+            pending: status.count(State::Pending),
+            modified: status.count(State::Modified),
+            missing: status.count(State::Missing),
+            ahead: status.count(State::Ahead),
+            migrations: status
+                .entries
+                .iter()
+                .map(|e| MigrationReport {
+                    version: e.version,
+                    name: e.name.clone(),
+                    state: e.state,
+                    batch: e.applied.map(|r| r.batch),
+                    applied_at: e.applied.map(|r| r.applied_at),
+                    execution_ms: e.applied.map(|r| r.execution_ms),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        let mut parts = vec![
+            format!("{} applied", self.applied),
+            format!("{} pending", self.pending),
+        ];
+        for (n, label) in [
+            (self.modified, "modified"),
+            (self.missing, "missing"),
+            (self.ahead, "ahead"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {label}"));
+            }
+        }
+        let verdict = if self.up_to_date {
+            "up to date"
+        } else {
+            "NOT up to date"
+        };
+        format!("{verdict} ({})", parts.join(", "))
+    }
+
+    /// The table `status` prints for one database.
+    pub fn to_table(&self) -> String {
+        let mut out = format!(
+            "{} ({}, table {})\n",
+            self.database, self.connection, self.table
+        );
+        if self.migrations.is_empty() {
+            out.push_str("  no migrations\n");
+        } else {
+            let width = self
+                .migrations
+                .iter()
+                .map(|m| m.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            let _ = writeln!(
+                out,
+                "  {:<14}  {:<width$}  {:<8}  {:>5}  APPLIED AT",
+                "VERSION", "NAME", "STATE", "BATCH"
+            );
+            for m in &self.migrations {
+                let batch = m.batch.map(|b| b.to_string()).unwrap_or_default();
+                let at = m.applied_at.map(format_utc_millis).unwrap_or_default();
+                let line = format!(
+                    "  {:<14}  {:<width$}  {:<8}  {:>5}  {at}",
+                    m.version,
+                    m.name,
+                    m.state.as_str(),
+                    batch
+                );
+                let _ = writeln!(out, "{}", line.trim_end());
+            }
+        }
+        let _ = write!(out, "  {}", self.summary());
+        out
+    }
+}
