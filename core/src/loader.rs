@@ -102,12 +102,17 @@ pub fn find_project_root(start: &Path) -> PathBuf {
 /// A project without a `database/` folder has no databases; everything else that breaks a
 /// rule is an error naming the file.
 pub fn load_project(root: &Path) -> Result<Project, Error> {
+    load_project_with(root, &root.join(DATABASES_DIR))
+}
+
+/// [`load_project`] with the databases in `databases_dir` instead of `root/database`
+/// (the derive's `#[databases(root = "...")]`); `dbgen.toml` is still read from `root`.
+pub fn load_project_with(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
     let base = ConfigLayer::read(&root.join(CONFIG_FILE), LayerKind::Project)?;
     let settings = base.project_settings();
-    let databases_dir = root.join(DATABASES_DIR);
 
     let mut folders = Vec::new();
-    for (file_name, path) in sorted_entries(&databases_dir, true)? {
+    for (file_name, path) in sorted_entries(databases_dir, true)? {
         if !path.is_dir() {
             return Err(bad_file(
                 root,
