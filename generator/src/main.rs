@@ -1,1 +1,69 @@
-fn main() {}
+//! `dbgen`: scaffolds databases, migrations and seeds from templates.
+
+mod cli;
+mod commands;
+mod error;
+mod registry_module;
+mod templates;
+mod write_plan;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command, MigrateCommand, SeedCommand};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with 2 (0 for --help and --version).
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            // Flush what the command printed first, so the error is the last line.
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    // Resolved on use: `completions` needs no project.
+    let root = || project_root(cli.root.clone());
+    match cli.command {
+        Command::New(args) => commands::new::run(&root()?, &args)?,
+        Command::Migrate(MigrateCommand::Make { database, name }) => {
+            commands::make::migration(&root()?, &database, &name)?
+        }
+        Command::Seed(SeedCommand::Make { database, name }) => {
+            commands::make::seed(&root()?, &database, &name)?
+        }
+        Command::List => commands::list::run(&root()?)?,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "dbgen", &mut std::io::stdout())
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--root` as given, else the nearest folder upward holding dbgen.toml, else the current one.
+fn project_root(root: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    match root {
+        Some(path) if path.is_dir() => Ok(path),
+        Some(path) => Err(CliError::BadRoot {
+            reason: if path.exists() {
+                "not a folder".to_string()
+            } else {
+                "no such folder".to_string()
+            },
+            path,
+        }),
+        None => {
+            let cwd = std::env::current_dir().map_err(|source| CliError::CurrentDir { source })?;
+            Ok(dbgen_core::find_project_root(&cwd))
+        }
+    }
+}

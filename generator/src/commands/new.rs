@@ -1,0 +1,209 @@
+//! `dbgen new <db>`: a database folder, dbgen.toml when missing, and in a Cargo project the
+//! registry module and build.rs. Everything is planned first and written all or nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use dbgen_core::{
+    CONFIG_FILE, DATABASE_CONFIG_FILE, DATABASES_DIR, DatabaseName, MIGRATIONS_DIR, Project,
+    SEEDS_DIR, load_project,
+};
+
+use crate::cli::NewArgs;
+use crate::commands::{env_summary, info, print_written, shown};
+use crate::error::CliError;
+use crate::registry_module::{Edit, add_variant};
+use crate::templates::{
+    BUILD_RS, BuildRsContext, DATABASE_TOML, DBGEN_TOML, DatabaseContext, DatabaseInfo, Defaults,
+    ProjectContext, REGISTRY_MODULE, RegistryContext, Templates,
+};
+use crate::write_plan::WritePlan;
+
+/// What the user still has to do by hand, printed after the files.
+#[derive(Default)]
+struct Report {
+    notes: Vec<String>,
+    warnings: Vec<String>,
+}
+
+pub fn run(root: &Path, args: &NewArgs) -> Result<(), CliError> {
+    let name = DatabaseName::new(&args.database)?;
+    let driver = args.driver.0;
+    let db_dir = Path::new(DATABASES_DIR).join(name.as_str());
+    // Checked before loading, so that a half-made folder reads as "exists", not as a bad config.
+    if exists(&root.join(&db_dir)) {
+        return Err(CliError::DatabaseExists {
+            name: name.to_string(),
+            path: db_dir,
+        });
+    }
+    let project = load_project(root)?;
+    if let Some(other) = project
+        .databases
+        .iter()
+        .find(|db| db.env_prefix() == name.env_prefix())
+    {
+        return Err(dbgen_core::Error::PrefixCollision {
+            first: other.name.to_string(),
+            second: name.to_string(),
+            prefix: name.env_prefix(),
+        }
+        .into());
+    }
+    let templates = Templates::load(root, &project.settings)?;
+    let new_db = DatabaseInfo::new(
+        name.as_str(),
+        driver,
+        name.env_prefix(),
+        name.variant_name(),
+    );
+
+    let mut plan = WritePlan::default();
+    let mut report = Report::default();
+    let database_toml = templates.render(
+        DATABASE_TOML,
+        &DatabaseContext {
+            database: new_db.clone(),
+            defaults: Defaults::default(),
+            other_database: project.databases.first().map(|db| db.name.to_string()),
+        },
+    )?;
+    plan.create(db_dir.join(DATABASE_CONFIG_FILE), database_toml);
+    // Git keeps no empty folders; these keep migrations/ and seeds/ in a fresh clone.
+    plan.create(db_dir.join(MIGRATIONS_DIR).join(".gitkeep"), "");
+    plan.create(db_dir.join(SEEDS_DIR).join(".gitkeep"), "");
+    if !exists(&root.join(CONFIG_FILE)) {
+        let text = templates.render(
+            DBGEN_TOML,
+            &ProjectContext {
+                defaults: Defaults::default(),
+            },
+        )?;
+        plan.create(CONFIG_FILE, text);
+    }
+    if root.join("Cargo.toml").is_file() {
+        plan_registry_module(root, &project, &templates, &new_db, &mut plan, &mut report)?;
+        plan_build_rs(root, &templates, &mut plan, &mut report)?;
+    }
+
+    let written = plan.apply(root)?;
+    print_written(&written);
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    println!();
+    println!(
+        "database `{name}` ({driver}) reads its connection from the environment (or .env):\n  {}",
+        env_summary(&new_db.env_vars)
+    );
+    println!("next: dbgen migrate make {name} <migration_name>");
+    Ok(())
+}
+
+/// Writes the registry module when missing, else adds the new variant to it.
+fn plan_registry_module(
+    root: &Path,
+    project: &Project,
+    templates: &Templates,
+    new_db: &DatabaseInfo,
+    plan: &mut WritePlan,
+    report: &mut Report,
+) -> Result<(), CliError> {
+    let path = PathBuf::from(&project.settings.registry_module);
+    let full = root.join(&path);
+    let by_hand = |why: String| {
+        format!(
+            "{} was not changed: {why}. Add this line to its #[derive(Databases)] enum:\n    {},",
+            shown(&path),
+            new_db.variant
+        )
+    };
+    if !exists(&full) {
+        let mut databases: Vec<DatabaseInfo> = project.databases.iter().map(info).collect();
+        databases.push(new_db.clone());
+        databases.sort_by(|a, b| a.name.cmp(&b.name));
+        let text = templates.render(
+            REGISTRY_MODULE,
+            &RegistryContext {
+                databases,
+                databases_dir: DATABASES_DIR,
+            },
+        )?;
+        plan.create(&path, text);
+        if let Some(hint) = module_declaration_hint(root, &path) {
+            report.notes.push(hint);
+        }
+        if !fs::read_to_string(root.join("Cargo.toml")).is_ok_and(|t| t.contains("dbgen-runtime")) {
+            report.notes.push(
+                "the registry needs the dbgen-runtime crate: run `cargo add dbgen-runtime`"
+                    .to_string(),
+            );
+        }
+        return Ok(());
+    }
+    let original = match fs::read_to_string(&full) {
+        Ok(text) => text,
+        Err(e) => {
+            report
+                .warnings
+                .push(by_hand(format!("dbgen cannot read it ({e})")));
+            return Ok(());
+        }
+    };
+    match add_variant(&original, &new_db.variant) {
+        Edit::Added(text) => plan.replace(&path, original, text),
+        Edit::AlreadyPresent => report.notes.push(format!(
+            "{} already has the variant {}",
+            shown(&path),
+            new_db.variant
+        )),
+        Edit::Unusable(why) => report.warnings.push(by_hand(why)),
+    }
+    Ok(())
+}
+
+/// `mod databases;` must appear in the crate root for the enum to compile.
+fn module_declaration_hint(root: &Path, module: &Path) -> Option<String> {
+    let stem = module.file_stem()?.to_str()?;
+    let declared = ["src/main.rs", "src/lib.rs"].iter().any(|file| {
+        fs::read_to_string(root.join(file)).is_ok_and(|t| t.contains(&format!("mod {stem};")))
+    });
+    (!declared).then(|| {
+        format!("declare the registry module: add `mod {stem};` to src/main.rs or src/lib.rs")
+    })
+}
+
+/// Writes build.rs when missing; a build.rs of the user's own is never changed.
+fn plan_build_rs(
+    root: &Path,
+    templates: &Templates,
+    plan: &mut WritePlan,
+    report: &mut Report,
+) -> Result<(), CliError> {
+    let full = root.join("build.rs");
+    if !exists(&full) {
+        let text = templates.render(
+            BUILD_RS,
+            &BuildRsContext {
+                databases_dir: DATABASES_DIR,
+            },
+        )?;
+        plan.create("build.rs", text);
+        return Ok(());
+    }
+    let watched = format!("rerun-if-changed={DATABASES_DIR}");
+    if !fs::read_to_string(&full).is_ok_and(|t| t.contains(&watched)) {
+        report.warnings.push(format!(
+            "build.rs is yours, so dbgen left it alone; add this line to its fn main() so that cargo rebuilds when a migration is added:\n    println!(\"cargo:{watched}\");"
+        ));
+    }
+    Ok(())
+}
+
+/// Anything at `path`, even a dangling symlink, counts: dbgen never writes over it.
+fn exists(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}
