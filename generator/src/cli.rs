@@ -33,8 +33,8 @@ Examples:
 pub struct Cli {
     /// The project folder (the one holding dbgen.toml and database/)
     ///
-    /// Default: the nearest folder upward from the current one that holds dbgen.toml, else
-    /// the current folder.
+    /// Default: the nearest folder upward from the current one that holds dbgen.toml,
+    /// else the current folder.
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
@@ -65,12 +65,27 @@ Examples:
     )]
     New(NewArgs),
 
-    /// Write migrations (`dbgen migrate make`)
-    #[command(subcommand)]
+    /// Work with migrations: `dbgen migrate make <DB> <NAME>` writes a new one
+    #[command(
+        subcommand,
+        long_about = "\
+Work with a database's migrations, the files in database/<DB>/migrations/.
+
+`make` writes a new migration: an up script and a down script named
+<version>_<NAME>.up.sql and <version>_<NAME>.down.sql.",
+        after_help = "Example:\n  dbgen migrate make permiso create_users"
+    )]
     Migrate(MigrateCommand),
 
-    /// Write seeds (`dbgen seed make`)
-    #[command(subcommand)]
+    /// Work with seeds: `dbgen seed make <DB> <NAME>` writes a new one
+    #[command(
+        subcommand,
+        long_about = "\
+Work with a database's seeds, the files in database/<DB>/seeds/.
+
+`make` writes a new seed, database/<DB>/seeds/<NAME>.sql.",
+        after_help = "Example:\n  dbgen seed make permiso 01_roles"
+    )]
     Seed(SeedCommand),
 
     /// List the databases: driver, migrations, seeds and environment variables
@@ -79,7 +94,7 @@ Examples:
 List every database of the project: its driver, how many migrations and seeds it has (and
 whose migrations it runs, when it reuses another database's), and the environment
 variables its connection is read from.",
-        after_help = "Example:\n  dbgen list\n  dbgen --root ../service list"
+        after_help = "Examples:\n  dbgen list\n  dbgen --root ../service list"
     )]
     List,
 

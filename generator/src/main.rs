@@ -43,7 +43,15 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::List => commands::list::run(&root()?)?,
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "dbgen", &mut std::io::stdout())
+            // Into a buffer first: clap_complete panics on a write error (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "dbgen", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(CliError::io("write", "standard output", e));
+                }
+                _ => {}
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

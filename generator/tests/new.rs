@@ -305,3 +305,19 @@ fn a_failure_half_way_leaves_the_tree_as_it_was() {
     let stderr = fails_unchanged(dir.path(), &["new", "permiso"], 1, "src");
     assert!(stderr.contains("cannot"), "{stderr}");
 }
+
+#[test]
+fn a_workspace_root_gets_no_registry_module() {
+    let dir = empty();
+    write(
+        dir.path(),
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"app\"]\n",
+    );
+    let stdout = succeeds(dir.path(), &["new", "permiso"]);
+    assert!(
+        stdout.contains("note: Cargo.toml at the project root has no [package]"),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("src").exists() && !dir.path().join("build.rs").exists());
+}

@@ -81,9 +81,17 @@ pub fn run(root: &Path, args: &NewArgs) -> Result<(), CliError> {
         )?;
         plan.create(CONFIG_FILE, text);
     }
-    if root.join("Cargo.toml").is_file() {
-        plan_registry_module(root, &project, &templates, &new_db, &mut plan, &mut report)?;
-        plan_build_rs(root, &templates, &mut plan, &mut report)?;
+    match fs::read_to_string(root.join("Cargo.toml")) {
+        Ok(manifest) if is_package(&manifest) => {
+            plan_registry_module(root, &project, &templates, &new_db, &mut plan, &mut report)?;
+            plan_build_rs(root, &templates, &mut plan, &mut report)?;
+        }
+        // A workspace's root manifest has no crate to hold a registry or run a build.rs.
+        Ok(_) => report.notes.push(
+            "Cargo.toml at the project root has no [package] (a workspace?), so no registry module or build.rs was written"
+                .to_string(),
+        ),
+        Err(_) => {}
     }
 
     let written = plan.apply(root)?;
@@ -201,6 +209,11 @@ fn plan_build_rs(
         ));
     }
     Ok(())
+}
+
+/// Whether a manifest describes a crate (`[package]`), not only a workspace.
+fn is_package(manifest: &str) -> bool {
+    manifest.lines().any(|line| line.trim() == "[package]")
 }
 
 /// Anything at `path`, even a dangling symlink, counts: dbgen never writes over it.
