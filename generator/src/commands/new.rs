@@ -65,7 +65,11 @@ pub fn run(root: &Path, args: &NewArgs) -> Result<(), CliError> {
         &DatabaseContext {
             database: new_db.clone(),
             defaults: Defaults::default(),
-            other_database: project.databases.first().map(|db| db.name.to_string()),
+            other_database: project
+                .databases
+                .iter()
+                .find(|db| db.config.migrations_from.is_none())
+                .map(|db| db.name.to_string()),
         },
     )?;
     plan.create(db_dir.join(DATABASE_CONFIG_FILE), database_toml);
