@@ -65,26 +65,34 @@ Examples:
     )]
     New(NewArgs),
 
-    /// Work with migrations: `dbgen migrate make <DB> <NAME>` writes a new one
+    /// Write and run migrations: make, latest, rollback, reset, status, up, down
     #[command(
         subcommand,
         long_about = "\
-Work with a database's migrations, the files in database/<DB>/migrations/.
+Write and run a database's migrations, the files in database/<DB>/migrations/.
 
-`make` writes a new migration: an up script and a down script named
-<version>_<NAME>.up.sql and <version>_<NAME>.down.sql.",
-        after_help = "Example:\n  dbgen migrate make permiso create_users"
+`make` writes a new migration. The others connect to the databases named (or --all) and
+apply or revert migrations, recording each in the database's tracking table. No command
+has a default database. knex's script names work too: migrate:<DB>:latest, migrate:all,
+migrate:all:rollback, migrate:all:status.",
+        after_help = "\
+Examples:
+  dbgen migrate make permiso create_users
+  dbgen migrate latest permiso
+  dbgen migrate status --all --exit-code
+  dbgen migrate rollback permiso"
     )]
     Migrate(MigrateCommand),
 
-    /// Work with seeds: `dbgen seed make <DB> <NAME>` writes a new one
+    /// Write and run seeds: make, run
     #[command(
         subcommand,
         long_about = "\
-Work with a database's seeds, the files in database/<DB>/seeds/.
+Write and run a database's seeds, the files in database/<DB>/seeds/.
 
-`make` writes a new seed, database/<DB>/seeds/<NAME>.sql.",
-        after_help = "Example:\n  dbgen seed make permiso 01_roles"
+`make` writes a new seed, database/<DB>/seeds/<NAME>.sql; `run` runs every seed of the
+databases named (or --all) in name order. knex's seed:<DB>:run works too.",
+        after_help = "Examples:\n  dbgen seed make permiso 01_roles\n  dbgen seed run permiso"
     )]
     Seed(SeedCommand),
 
@@ -126,9 +134,12 @@ pub struct NewArgs {
     pub driver: DriverArg,
 }
 
-/// `dbgen migrate ...`. The runtime's commands (latest, rollback, ...) join this enum.
+/// `dbgen migrate ...`: `make` here, the runtime's commands (latest, rollback, ...) flattened in.
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
+    #[command(flatten)]
+    Run(dbgen_runtime::MigrateCommand),
+
     /// Write a new migration: <version>_<NAME>.up.sql and .down.sql
     #[command(
         long_about = "\
@@ -150,9 +161,12 @@ the first line of a script to run it outside any transaction.",
     },
 }
 
-/// `dbgen seed ...`. The runtime's commands (run) join this enum.
+/// `dbgen seed ...`: `make` here, the runtime's `run` flattened in.
 #[derive(Debug, Subcommand)]
 pub enum SeedCommand {
+    #[command(flatten)]
+    Run(dbgen_runtime::SeedCommand),
+
     /// Write a new seed: database/<DB>/seeds/<NAME>.sql
     #[command(
         long_about = "\

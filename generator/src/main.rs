@@ -18,7 +18,7 @@ use crate::error::CliError;
 
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2 (0 for --help and --version).
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(dbgen_runtime::expand_script_names(std::env::args_os()));
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -41,6 +41,14 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Seed(SeedCommand::Make { database, name }) => {
             commands::make::seed(&root()?, &database, &name)?
         }
+        Command::Migrate(MigrateCommand::Run(command)) => {
+            let (project, ctx) = runtime_context(&root()?)?;
+            return Ok(dbgen_runtime::run_migrate(&command, &project.databases, &ctx).into());
+        }
+        Command::Seed(SeedCommand::Run(command)) => {
+            let (project, ctx) = runtime_context(&root()?)?;
+            return Ok(dbgen_runtime::run_seed(&command, &project.databases, &ctx).into());
+        }
         Command::List => commands::list::run(&root()?)?,
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics on a write error (`| head`).
@@ -55,6 +63,19 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The project as the runtime sees it: its databases, and the environment of its root
+/// (`.env` there, the process environment winning), where relative SQLite paths start.
+fn runtime_context(
+    root: &std::path::Path,
+) -> Result<(dbgen_core::Project, dbgen_runtime::Context), CliError> {
+    let project = dbgen_core::load_project(root)?;
+    let ctx = dbgen_runtime::Context {
+        env: dbgen_core::load_env(root)?,
+        base_dir: root.to_path_buf(),
+    };
+    Ok((project, ctx))
 }
 
 /// `--root` as given, else the nearest folder upward holding dbgen.toml, else the current one.

@@ -15,7 +15,7 @@ use crate::run::{Context, Job, RunSettings, run_many};
 #[derive(Debug, Clone, Args)]
 pub struct Targets {
     /// The databases to run on, in the order given
-    #[arg(value_name = "DB", required_unless_present = "all")]
+    #[arg(value_name = "DB")]
     pub databases: Vec<String>,
     /// Run on every database, in name order
     #[arg(long, conflicts_with = "databases")]

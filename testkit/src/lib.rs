@@ -249,8 +249,11 @@ impl TestDb {
             .collect()
     }
 
-    /// (version, batch) of every row of a tracking table, by version.
+    /// (version, batch) of every row of a tracking table, by version; none without the table.
     pub fn tracking_rows(&self, table: &str) -> Vec<(i64, i64)> {
+        if !self.tables().iter().any(|t| t == table) {
+            return Vec::new();
+        }
         self.query_strings(&format!(
             "SELECT CAST(version AS CHAR(20)), CAST(batch AS CHAR(20)) FROM {table} ORDER BY version"
         ))

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use dbgen_core::ConnectionSettings;
 
-pub(crate) use mysql::MySql;
-pub(crate) use postgres::Postgres;
-pub(crate) use sqlite::Sqlite;
+pub(crate) use mysql::{MySql, connect_options as mysql_options};
+pub(crate) use postgres::{Postgres, connect_options as postgres_options};
+pub(crate) use sqlite::{Sqlite, connect_options as sqlite_options};
 
 /// A row of the tracking table: one applied migration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,35 @@ pub(crate) struct MySql {
     lock_name: Option<String>,
 }
 
+/// How to reach `settings` on MySQL or MariaDB, for the runner and for an application's pool.
+pub(crate) fn connect_options(
+    settings: &ConnectionSettings,
+) -> Result<MySqlConnectOptions, sqlx::Error> {
+    Ok(match &settings.target {
+        ConnectionTarget::Url(url) => {
+            MySqlConnectOptions::from_str(&url.expose().replacen("mariadb://", "mysql://", 1))?
+        }
+        ConnectionTarget::Server {
+            host,
+            port,
+            database,
+            user,
+            password,
+        } => {
+            let options = MySqlConnectOptions::new()
+                .host(host)
+                .port(*port)
+                .database(database)
+                .username(user);
+            match password {
+                Some(p) => options.password(p.expose()),
+                None => options,
+            }
+        }
+        ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings)),
+    })
+}
+
 impl Engine for MySql {
     const TRANSACTIONAL_DDL: bool = false;
     const LOCK_IS_TRANSACTION: bool = false;
@@ -26,30 +55,7 @@ impl Engine for MySql {
         settings: &ConnectionSettings,
         mode: OpenMode,
     ) -> Result<Option<Self>, sqlx::Error> {
-        let options = match &settings.target {
-            ConnectionTarget::Url(url) => {
-                MySqlConnectOptions::from_str(&url.expose().replacen("mariadb://", "mysql://", 1))?
-            }
-            ConnectionTarget::Server {
-                host,
-                port,
-                database,
-                user,
-                password,
-            } => {
-                let options = MySqlConnectOptions::new()
-                    .host(host)
-                    .port(*port)
-                    .database(database)
-                    .username(user);
-                match password {
-                    Some(p) => options.password(p.expose()),
-                    None => options,
-                }
-            }
-            ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings)),
-        };
-        let conn = MySqlConnection::connect_with(&options).await?;
+        let conn = MySqlConnection::connect_with(&connect_options(settings)?).await?;
         Ok(Some(Self {
             conn,
             mode,

@@ -17,6 +17,34 @@ pub(crate) struct Postgres {
     mode: OpenMode,
 }
 
+/// How to reach `settings` on PostgreSQL, for the runner and for an application's pool.
+pub(crate) fn connect_options(
+    settings: &ConnectionSettings,
+) -> Result<PgConnectOptions, sqlx::Error> {
+    let options = match &settings.target {
+        ConnectionTarget::Url(url) => PgConnectOptions::from_str(url.expose())?,
+        ConnectionTarget::Server {
+            host,
+            port,
+            database,
+            user,
+            password,
+        } => {
+            let options = PgConnectOptions::new()
+                .host(host)
+                .port(*port)
+                .database(database)
+                .username(user);
+            match password {
+                Some(p) => options.password(p.expose()),
+                None => options,
+            }
+        }
+        ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings)),
+    };
+    Ok(options.application_name("dbgen"))
+}
+
 /// Advisory locks are scoped to the current database, so the table name is the key.
 fn lock_key(table: &str) -> i64 {
     let digest = Sha256::digest(format!("dbgen:{table}").as_bytes());
@@ -31,28 +59,7 @@ impl Engine for Postgres {
         settings: &ConnectionSettings,
         mode: OpenMode,
     ) -> Result<Option<Self>, sqlx::Error> {
-        let options = match &settings.target {
-            ConnectionTarget::Url(url) => PgConnectOptions::from_str(url.expose())?,
-            ConnectionTarget::Server {
-                host,
-                port,
-                database,
-                user,
-                password,
-            } => {
-                let options = PgConnectOptions::new()
-                    .host(host)
-                    .port(*port)
-                    .database(database)
-                    .username(user);
-                match password {
-                    Some(p) => options.password(p.expose()),
-                    None => options,
-                }
-            }
-            ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings)),
-        };
-        let conn = PgConnection::connect_with(&options.application_name("dbgen")).await?;
+        let conn = PgConnection::connect_with(&connect_options(settings)?).await?;
         Ok(Some(Self { conn, mode }))
     }
 

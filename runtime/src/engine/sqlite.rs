@@ -15,6 +15,17 @@ pub(crate) struct Sqlite {
     in_transaction: bool,
 }
 
+/// How to reach `settings` on SQLite, for the runner and for an application's pool.
+pub(crate) fn connect_options(
+    settings: &ConnectionSettings,
+) -> Result<SqliteConnectOptions, sqlx::Error> {
+    match &settings.target {
+        ConnectionTarget::Url(url) => SqliteConnectOptions::from_str(url.expose()),
+        ConnectionTarget::SqliteFile(path) => Ok(SqliteConnectOptions::new().filename(path)),
+        ConnectionTarget::Server { .. } => Err(super::wrong_target(settings)),
+    }
+}
+
 impl Engine for Sqlite {
     const TRANSACTIONAL_DDL: bool = true;
     const LOCK_IS_TRANSACTION: bool = true;
@@ -23,16 +34,12 @@ impl Engine for Sqlite {
         settings: &ConnectionSettings,
         mode: OpenMode,
     ) -> Result<Option<Self>, sqlx::Error> {
-        let options = match &settings.target {
-            ConnectionTarget::Url(url) => SqliteConnectOptions::from_str(url.expose())?,
-            ConnectionTarget::SqliteFile(path) => {
-                if !mode.create && !path.exists() {
-                    return Ok(None);
-                }
-                SqliteConnectOptions::new().filename(path)
-            }
-            ConnectionTarget::Server { .. } => return Err(super::wrong_target(settings)),
-        };
+        let options = connect_options(settings)?;
+        // A read-only command must not create the file: a missing database is an empty one.
+        let file = options.get_filename();
+        if !mode.create && file != std::path::Path::new(":memory:") && !file.exists() {
+            return Ok(None);
+        }
         let options = options
             .create_if_missing(mode.create)
             .busy_timeout(mode.lock_timeout);
