@@ -2,6 +2,7 @@
 //! (that database's overrides), merged key by key.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -88,6 +89,16 @@ pub struct DatabaseConfig {
     pub pool: PoolConfig,
     /// The database whose migrations this one runs (`migrations = "permiso"`).
     pub migrations_from: Option<Cow<'static, str>>,
+    /// `${name}` in scripts, filled from the environment at run time; by name.
+    pub placeholders: Cow<'static, [Placeholder]>,
+}
+
+/// A `${name}` a script may hold, and the environment variable that fills it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placeholder {
+    pub name: Cow<'static, str>,
+    pub env: Cow<'static, str>,
+    pub default: Option<Cow<'static, str>>,
 }
 
 /// Settings that belong to the project rather than to a database.
@@ -108,6 +119,13 @@ impl Default for ProjectSettings {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceholderLayer {
+    env: String,
+    default: Option<String>,
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PoolLayer {
@@ -126,6 +144,7 @@ pub(crate) struct ConfigLayer {
     pool: Option<PoolLayer>,
     // database.toml only:
     migrations: Option<String>,
+    placeholders: Option<BTreeMap<String, PlaceholderLayer>>,
     // dbgen.toml only:
     registry_module: Option<String>,
     templates: Option<String>,
@@ -185,6 +204,18 @@ impl ConfigLayer {
             }
             LayerKind::Project => {}
         }
+        for (name, placeholder) in layer.placeholders.iter().flatten() {
+            validate_sql_identifier(name).map_err(|reason| {
+                value_error(format!(
+                    "placeholder name {name:?}: {reason} (it is written ${{{name}}} in scripts)"
+                ))
+            })?;
+            if placeholder.env.is_empty() {
+                return Err(value_error(format!(
+                    "placeholder `{name}`: `env` names no variable"
+                )));
+            }
+        }
         if let Some(table) = &layer.migrations_table {
             validate_sql_identifier(table)
                 .map_err(|reason| value_error(format!("migrations_table = {table:?}: {reason}")))?;
@@ -218,6 +249,14 @@ impl ConfigLayer {
             lock_timeout: over.lock_timeout.or(self.lock_timeout),
             pool,
             migrations: over.migrations.clone().or_else(|| self.migrations.clone()),
+            placeholders: match (&self.placeholders, &over.placeholders) {
+                (Some(base), Some(top)) => {
+                    let mut merged = base.clone();
+                    merged.extend(top.clone());
+                    Some(merged)
+                }
+                (base, top) => top.clone().or_else(|| base.clone()),
+            },
             registry_module: over
                 .registry_module
                 .clone()
@@ -267,6 +306,17 @@ impl ConfigLayer {
             lock_timeout_secs: self.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS),
             pool,
             migrations_from: self.migrations.clone().map(Cow::Owned),
+            placeholders: Cow::Owned(
+                self.placeholders
+                    .iter()
+                    .flatten()
+                    .map(|(name, p)| Placeholder {
+                        name: Cow::Owned(name.clone()),
+                        env: Cow::Owned(p.env.clone()),
+                        default: p.default.clone().map(Cow::Owned),
+                    })
+                    .collect(),
+            ),
         })
     }
 }
@@ -394,6 +444,52 @@ mod tests {
             assert!(err.contains("SQL identifier"), "{bad:?}: {err}");
         }
         assert!(layer("migrations_table = \"_Knex_2\"", LayerKind::Project).is_ok());
+    }
+
+    #[test]
+    fn placeholders_merge_by_name() {
+        let base = layer(
+            "driver = \"postgres\"\n[placeholders]\nuser = { env = \"APP_USER\", default = \"app\" }\npw = { env = \"BASE_PW\" }\n",
+            LayerKind::Project,
+        )
+        .unwrap();
+        let db = layer(
+            "[placeholders]\npw = { env = \"DB_PW\" }\n",
+            LayerKind::Database,
+        )
+        .unwrap();
+        let cfg = base.merged_with(&db).resolve("a", Path::new("x")).unwrap();
+        let seen: Vec<(&str, &str, Option<&str>)> = cfg
+            .placeholders
+            .iter()
+            .map(|p| (p.name.as_ref(), p.env.as_ref(), p.default.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [("pw", "DB_PW", None), ("user", "APP_USER", Some("app"))]
+        );
+    }
+
+    #[test]
+    fn bad_placeholders_are_errors() {
+        let err = layer(
+            "[placeholders]\n\"my-pw\" = { env = \"X\" }",
+            LayerKind::Database,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("placeholder name \"my-pw\""), "{err}");
+        let err = layer("[placeholders]\npw = { env = \"\" }", LayerKind::Database)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("names no variable"), "{err}");
+        let err = layer(
+            "[placeholders]\npw = { variable = \"X\" }",
+            LayerKind::Database,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown field `variable`"), "{err}");
     }
 
     #[test]

@@ -224,6 +224,7 @@ mod tests {
                     acquire_timeout_secs: 30,
                 },
                 migrations_from: None,
+                placeholders: Cow::Borrowed(&[]),
             },
             migrations: Cow::Borrowed(&[]),
             seeds: Cow::Borrowed(&[]),

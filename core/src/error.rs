@@ -71,6 +71,15 @@ pub enum Error {
         reason: String,
     },
 
+    #[error(
+        "database `{database}`: placeholder `${{{name}}}` reads environment variable {var}, which is not set and has no default; set it (in the environment or .env) or give the placeholder a default in database.toml"
+    )]
+    MissingPlaceholder {
+        database: String,
+        name: String,
+        var: String,
+    },
+
     #[error("invalid .env file {}: {message}", path.display())]
     DotEnv { path: PathBuf, message: String },
 }

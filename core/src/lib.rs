@@ -12,6 +12,7 @@ mod error;
 mod loader;
 mod migration;
 mod name;
+mod placeholder;
 mod seed;
 mod time;
 
@@ -19,7 +20,7 @@ pub use checksum::Checksum;
 pub use config::{
     DEFAULT_ACQUIRE_TIMEOUT_SECS, DEFAULT_LOCK_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MIGRATIONS_TABLE, DEFAULT_MIN_CONNECTIONS, DEFAULT_REGISTRY_MODULE, DatabaseConfig,
-    Driver, PoolConfig, ProjectSettings, validate_sql_identifier,
+    Driver, Placeholder, PoolConfig, ProjectSettings, validate_sql_identifier,
 };
 pub use connection::{ConnectionSettings, ConnectionTarget, Secret, resolve_connection};
 pub use env::{Env, env_var_names, env_var_names_for, load_env};
@@ -33,5 +34,6 @@ pub use migration::{
     parse_migration_file_name, validate_migration_slug,
 };
 pub use name::{DatabaseName, RESERVED_NAMES};
+pub use placeholder::{resolve_placeholders, substitute_placeholders};
 pub use seed::{Seed, validate_seed_name};
 pub use time::{format_utc_millis, utc_version};

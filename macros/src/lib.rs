@@ -305,6 +305,10 @@ fn definition(db: &Database) -> Tokens {
         c.pool.acquire_timeout_secs,
     );
     let migrations_from = option_cow(c.migrations_from.as_deref());
+    let placeholders = c.placeholders.iter().map(|p| {
+        let (name, env, default) = (cow(&p.name), cow(&p.env), option_cow(p.default.as_deref()));
+        quote! { ::dbgen_runtime::core::Placeholder { name: #name, env: #env, default: #default } }
+    });
     let migrations = migrations_static(db);
     let seeds = format_ident!("SEEDS_{}", db.env_prefix());
     quote! {
@@ -320,6 +324,7 @@ fn definition(db: &Database) -> Tokens {
                     acquire_timeout_secs: #acquire,
                 },
                 migrations_from: #migrations_from,
+                placeholders: ::std::borrow::Cow::Borrowed(&[#(#placeholders),*]),
             },
             migrations: ::std::borrow::Cow::Borrowed(#migrations),
             seeds: ::std::borrow::Cow::Borrowed(#seeds),

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dbgen_core::{ConnectionSettings, Database, Migration};
+use dbgen_core::{ConnectionSettings, Database, Migration, substitute_placeholders};
 
 use crate::engine::{AppliedRow, Engine, OpenMode};
 use crate::error::{RunError, describe, line_column};
@@ -185,9 +185,8 @@ pub(crate) async fn status<E: Engine>(
 pub(crate) async fn migrate<E: Engine>(
     db: &Database,
     settings: &ConnectionSettings,
-    action: Action,
-    options: MigrateOptions,
-    mode: OpenMode,
+    (action, options, mode): (Action, MigrateOptions, OpenMode),
+    placeholders: &[(String, String)],
     out: &mut Reporter,
 ) -> Result<Outcome, RunError> {
     let table: &str = &db.config.migrations_table;
@@ -228,7 +227,7 @@ pub(crate) async fn migrate<E: Engine>(
                 });
             }
             let started = Instant::now();
-            run_plan(engine, table, &plan, out).await?;
+            run_plan(engine, table, &plan, placeholders, out).await?;
             let (batch, count, took) = (plan.batch, plan.steps.len(), started.elapsed());
             Ok(match plan.direction {
                 Direction::Up => Outcome::Applied { batch, count, took },
@@ -294,6 +293,7 @@ async fn run_plan<E: Engine>(
     engine: &mut E,
     table: &str,
     plan: &Plan<'_>,
+    placeholders: &[(String, String)],
     out: &mut Reporter,
 ) -> Result<(), RunError> {
     // SQLite's lock is its write transaction, already open.
@@ -320,7 +320,7 @@ async fn run_plan<E: Engine>(
             open = true;
         }
         let started = Instant::now();
-        let result = step::<E>(engine, table, plan, m, started).await;
+        let result = step::<E>(engine, table, plan, m, placeholders, started).await;
         if let Err(e) = result {
             if open {
                 let _ = engine.rollback().await;
@@ -361,9 +361,12 @@ async fn step<E: Engine>(
     table: &str,
     plan: &Plan<'_>,
     m: &Migration,
+    placeholders: &[(String, String)],
     started: Instant,
 ) -> Result<(), sqlx::Error> {
-    engine.execute(plan.script(m)).await?;
+    engine
+        .execute(&substitute_placeholders(plan.script(m), placeholders))
+        .await?;
     match plan.direction {
         Direction::Up => {
             let row = AppliedRow {

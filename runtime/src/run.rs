@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dbgen_core::{Database, Driver, Env, resolve_connection};
+use dbgen_core::{Database, Driver, Env, resolve_connection, resolve_placeholders};
 use futures_util::StreamExt;
 use futures_util::stream;
 
@@ -97,24 +97,25 @@ async fn run_on<E: Engine>(
             .lock_timeout
             .unwrap_or(Duration::from_secs(db.config.lock_timeout_secs)),
     };
+    // Dry runs show `${name}`, never the value, so they need none.
+    let placeholders = if job.writes() {
+        resolve_placeholders(db, &ctx.env)?
+    } else {
+        Vec::new()
+    };
     let mut out = Reporter::new(&db.name, settings.output);
     match job {
         Job::Migrate(action, options) => {
-            migrator::migrate::<E>(db, &connection, *action, *options, mode, &mut out).await
+            let run = (*action, *options, mode);
+            migrator::migrate::<E>(db, &connection, run, &placeholders, &mut out).await
         }
         Job::Status => Ok(Outcome::Status(Box::new(
             migrator::status::<E>(db, &connection, mode).await?,
         ))),
         Job::Seed { specific, dry_run } => {
-            seeder::run::<E>(
-                db,
-                &connection,
-                specific.as_deref(),
-                *dry_run,
-                mode,
-                &mut out,
-            )
-            .await
+            let seeds = seeder::select(db, specific.as_deref())?;
+            let run = (*dry_run, mode);
+            seeder::run::<E>(db, &connection, &seeds, run, &placeholders, &mut out).await
         }
     }
 }

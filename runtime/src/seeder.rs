@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use dbgen_core::{ConnectionSettings, Database, Seed};
+use dbgen_core::{ConnectionSettings, Database, Seed, substitute_placeholders};
 
 use crate::engine::{Engine, OpenMode};
 use crate::error::{RunError, describe, line_column};
@@ -32,14 +32,13 @@ pub(crate) fn select<'a>(
 pub(crate) async fn run<E: Engine>(
     db: &Database,
     settings: &ConnectionSettings,
-    specific: Option<&str>,
-    dry_run: bool,
-    mode: OpenMode,
+    seeds: &[&Seed],
+    (dry_run, mode): (bool, OpenMode),
+    placeholders: &[(String, String)],
     out: &mut Reporter,
 ) -> Result<Outcome, RunError> {
-    let seeds = select(db, specific)?;
     if dry_run {
-        for seed in &seeds {
+        for seed in seeds {
             println!("-- seed {}\n{}\n", seed.path, seed.sql.trim_end());
         }
         return Ok(Outcome::DryRun { count: seeds.len() });
@@ -66,9 +65,10 @@ pub(crate) async fn run<E: Engine>(
         mode.lock_timeout,
         async |engine: &mut E| {
             out.start(seeds.len());
-            for seed in &seeds {
+            for seed in seeds {
                 let step_started = Instant::now();
-                if let Err(e) = run_one(engine, seed).await {
+                let sql = substitute_placeholders(&seed.sql, placeholders);
+                if let Err(e) = run_one(engine, &sql).await {
                     let _ = engine.rollback().await;
                     out.finish();
                     return Err(RunError::Script {
@@ -95,8 +95,8 @@ pub(crate) async fn run<E: Engine>(
     result
 }
 
-async fn run_one<E: Engine>(engine: &mut E, seed: &Seed) -> Result<(), sqlx::Error> {
+async fn run_one<E: Engine>(engine: &mut E, sql: &str) -> Result<(), sqlx::Error> {
     engine.begin().await?;
-    engine.execute(&seed.sql).await?;
+    engine.execute(sql).await?;
     engine.commit().await
 }
