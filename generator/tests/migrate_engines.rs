@@ -653,6 +653,67 @@ fn two_databases_share_one_server_database(engine: Engine) {
     );
 }
 
+/// A statement that cannot run inside a transaction on this engine (or, on MySQL, any DDL).
+fn outside_transaction_sql(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Postgres => {
+            "-- dbgen:no-transaction\nCREATE INDEX CONCURRENTLY t1_label ON t1 (label);\n"
+        }
+        Engine::Mysql => "-- dbgen:no-transaction\nCREATE INDEX t1_label ON t1 (label);\n",
+        Engine::Sqlite => "-- dbgen:no-transaction\nVACUUM;\n",
+    }
+}
+
+fn no_transaction_migration_splits_the_batch(engine: Engine) {
+    let Some(p) = Project::new(engine) else {
+        return;
+    };
+    p.table_migration(1);
+    p.migration(
+        2,
+        "outside",
+        outside_transaction_sql(engine),
+        Some("SELECT 1;"),
+    );
+    p.table_migration(3);
+    p.migration(4, "broken", "CREATE TABLEX oops (id INTEGER);", None);
+    let run = p.run(&["migrate", "latest", "app"]).fails(1);
+    assert!(run.stderr().contains("4_broken.up.sql"), "{}", run.stderr());
+    if engine != Engine::Mysql {
+        // 1 and 2 committed before 3 and 4 began their own transaction, which rolled back.
+        assert!(
+            run.stderr().contains("2 migrations committed before it"),
+            "{}",
+            run.stderr()
+        );
+    }
+    let committed: &[(i64, i64)] = match engine {
+        Engine::Mysql => &[(1, 1), (2, 1), (3, 1)],
+        _ => &[(1, 1), (2, 1)],
+    };
+    assert_eq!(p.versions(), committed);
+
+    std::fs::remove_file(p.root().join("database/app/migrations/4_broken.up.sql")).unwrap();
+    p.run(&["migrate", "latest", "app"]).ok();
+    let after_retry = match engine {
+        Engine::Mysql => [(1, 1), (2, 1), (3, 1)],
+        _ => [(1, 1), (2, 1), (3, 2)],
+    };
+    assert_eq!(p.versions(), after_retry);
+    let times = p.db.query_strings(&format!(
+        "SELECT CAST(execution_ms AS CHAR(20)) FROM {TABLE}"
+    ));
+    for t in times {
+        let ms: i64 = t[0]
+            .as_deref()
+            .unwrap_or("x")
+            .trim()
+            .parse()
+            .expect("execution_ms");
+        assert!((0..60_000).contains(&ms), "execution time {ms} ms");
+    }
+}
+
 macro_rules! on_every_engine {
     ($($test:ident),* $(,)?) => {
         mod postgres { $( #[test] fn $test() { super::$test(super::Engine::Postgres) } )* }
@@ -675,4 +736,5 @@ on_every_engine!(
     concurrent_runners_apply_each_migration_once,
     killed_runner_leaves_no_lock_and_nothing_half_applied,
     two_databases_share_one_server_database,
+    no_transaction_migration_splits_the_batch,
 );

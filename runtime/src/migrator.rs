@@ -4,7 +4,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dbgen_core::{ConnectionSettings, Database, Migration, substitute_placeholders};
 
-use crate::engine::{AppliedRow, Engine, OpenMode};
+use crate::engine::{AppliedRow, Engine, OpenMode, Record};
 use crate::error::{RunError, describe, line_column};
 use crate::output::{Reporter, millis};
 use crate::plan::{Direction, Plan, Status};
@@ -320,7 +320,7 @@ async fn run_plan<E: Engine>(
             open = true;
         }
         let started = Instant::now();
-        let result = step::<E>(engine, table, plan, m, placeholders, started).await;
+        let result = step::<E>(engine, table, plan, m, placeholders).await;
         if let Err(e) = result {
             if open {
                 let _ = engine.rollback().await;
@@ -362,25 +362,21 @@ async fn step<E: Engine>(
     plan: &Plan<'_>,
     m: &Migration,
     placeholders: &[(String, String)],
-    started: Instant,
 ) -> Result<(), sqlx::Error> {
+    let record = match plan.direction {
+        Direction::Up => Record::Applied {
+            version: m.version,
+            name: &m.name,
+            batch: plan.batch,
+            checksum: m.checksum.to_hex(),
+            applied_at: now_millis(),
+        },
+        Direction::Down => Record::Reverted { version: m.version },
+    };
+    let sql = substitute_placeholders(plan.script(m), placeholders);
     engine
-        .execute(&substitute_placeholders(plan.script(m), placeholders))
-        .await?;
-    match plan.direction {
-        Direction::Up => {
-            let row = AppliedRow {
-                version: m.version,
-                name: m.name.to_string(),
-                batch: plan.batch,
-                checksum: m.checksum.to_hex(),
-                applied_at: now_millis(),
-                execution_ms: started.elapsed().as_millis() as i64,
-            };
-            engine.insert_applied(table, &row).await
-        }
-        Direction::Down => engine.delete_applied(table, m.version).await,
-    }
+        .run_step(table, &sql, &record, plan.no_transaction(m))
+        .await
 }
 
 /// A failed step: the file, the position, the driver's message, and what remains applied.

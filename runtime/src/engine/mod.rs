@@ -4,7 +4,7 @@ mod mysql;
 mod postgres;
 mod sqlite;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dbgen_core::ConnectionSettings;
 
@@ -61,12 +61,118 @@ pub(crate) trait Engine: Sized {
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error>;
     async fn insert_applied(&mut self, table: &str, row: &AppliedRow) -> Result<(), sqlx::Error>;
     async fn delete_applied(&mut self, table: &str, version: i64) -> Result<(), sqlx::Error>;
+
+    /// Runs one migration's script and writes its tracking row. Engines that can send both
+    /// in one round trip override this; `alone` (a no-transaction script) must run by itself.
+    async fn run_step(
+        &mut self,
+        table: &str,
+        sql: &str,
+        record: &Record<'_>,
+        alone: bool,
+    ) -> Result<(), sqlx::Error> {
+        let _ = alone;
+        run_then_record(self, table, sql, record).await
+    }
+
     async fn close(self);
 
     /// The 1-based character offset of an error in the script, where the driver gives one.
     fn error_position(_err: &sqlx::Error) -> Option<usize> {
         None
     }
+}
+
+/// A script, then its tracking row in a second round trip, timed by the client.
+pub(crate) async fn run_then_record<E: Engine>(
+    engine: &mut E,
+    table: &str,
+    sql: &str,
+    record: &Record<'_>,
+) -> Result<(), sqlx::Error> {
+    let started = Instant::now();
+    engine.execute(sql).await?;
+    match record {
+        Record::Applied { .. } => {
+            engine
+                .insert_applied(table, &record.row(started.elapsed()))
+                .await
+        }
+        Record::Reverted { version } => engine.delete_applied(table, *version).await,
+    }
+}
+
+/// What a step writes to the tracking table after its script.
+#[derive(Debug, Clone)]
+pub(crate) enum Record<'a> {
+    Applied {
+        version: i64,
+        name: &'a str,
+        batch: i64,
+        checksum: String,
+        /// When the step started, in milliseconds since the Unix epoch.
+        applied_at: i64,
+    },
+    Reverted {
+        version: i64,
+    },
+}
+
+impl Record<'_> {
+    pub(crate) fn row(&self, took: Duration) -> AppliedRow {
+        match self {
+            Record::Applied {
+                version,
+                name,
+                batch,
+                checksum,
+                applied_at,
+            } => AppliedRow {
+                version: *version,
+                name: name.to_string(),
+                batch: *batch,
+                checksum: checksum.clone(),
+                applied_at: *applied_at,
+                execution_ms: took.as_millis() as i64,
+            },
+            Record::Reverted { version } => AppliedRow {
+                version: *version,
+                name: String::new(),
+                batch: 0,
+                checksum: String::new(),
+                applied_at: 0,
+                execution_ms: 0,
+            },
+        }
+    }
+
+    /// The statement that writes this record, with its values inline, so that it can follow
+    /// a script in the same round trip. `elapsed_ms` is an SQL expression of the script's
+    /// running time.
+    pub(crate) fn statement(&self, table: &str, elapsed_ms: &str) -> String {
+        match self {
+            Record::Applied {
+                version,
+                name,
+                batch,
+                checksum,
+                applied_at,
+            } => format!(
+                "INSERT INTO {table} (version, name, batch, checksum, applied_at, execution_ms) VALUES ({version}, '{}', {batch}, '{}', {applied_at}, {elapsed_ms})",
+                name.replace('\'', "''"),
+                checksum.replace('\'', "''"),
+            ),
+            Record::Reverted { version } => {
+                format!("DELETE FROM {table} WHERE version = {version}")
+            }
+        }
+    }
+}
+
+/// A script followed by the statement recording it. The `;` on a line of its own ends the
+/// script's last statement even when it lacks one or ends in a `--` comment.
+pub(crate) fn script_then(sql: &str, statement: &str) -> String {
+    format!("{sql}\n;\n{statement}")
 }
 
 /// The tracking table's columns, shared by every engine's `CREATE TABLE`.

@@ -6,8 +6,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPos
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::{
-    AppliedRow, AppliedTuple, Engine, OpenMode, applied_row, select_applied_sql,
-    tracking_table_ddl, wrong_target,
+    AppliedRow, AppliedTuple, Engine, OpenMode, Record, applied_row, run_then_record, script_then,
+    select_applied_sql, tracking_table_ddl, wrong_target,
 };
 
 /// PostgreSQL: transactional DDL, session advisory locks (released when the session ends,
@@ -154,6 +154,25 @@ impl Engine for Postgres {
         .execute(&mut self.conn)
         .await?;
         Ok(())
+    }
+
+    /// One round trip: the server measures the script's time (`statement_timestamp()` is
+    /// when the whole query arrived).
+    async fn run_step(
+        &mut self,
+        table: &str,
+        sql: &str,
+        record: &Record<'_>,
+        alone: bool,
+    ) -> Result<(), sqlx::Error> {
+        if alone {
+            // A multi-statement query is an implicit transaction block: run it by itself.
+            return run_then_record(self, table, sql, record).await;
+        }
+        let elapsed =
+            "CAST(EXTRACT(EPOCH FROM clock_timestamp() - statement_timestamp()) * 1000 AS BIGINT)";
+        self.execute(&script_then(sql, &record.statement(table, elapsed)))
+            .await
     }
 
     async fn close(self) {

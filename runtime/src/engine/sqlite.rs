@@ -5,7 +5,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::{
-    AppliedRow, AppliedTuple, Engine, OpenMode, applied_row, select_applied_sql, tracking_table_ddl,
+    AppliedRow, AppliedTuple, Engine, OpenMode, Record, applied_row, run_then_record, script_then,
+    select_applied_sql, tracking_table_ddl,
 };
 
 /// SQLite: transactional DDL; the lock is the write transaction (`BEGIN IMMEDIATE`), which
@@ -140,6 +141,28 @@ impl Engine for Sqlite {
         .execute(&mut self.conn)
         .await?;
         Ok(())
+    }
+
+    /// One call into SQLite's worker thread instead of two; SQLite shares our clock.
+    async fn run_step(
+        &mut self,
+        table: &str,
+        sql: &str,
+        record: &Record<'_>,
+        alone: bool,
+    ) -> Result<(), sqlx::Error> {
+        let started = match record {
+            Record::Applied { applied_at, .. } if !alone => *applied_at,
+            _ => {
+                return run_then_record(self, table, sql, record).await;
+            }
+        };
+        // SQLite's clock has millisecond resolution: never below zero.
+        let elapsed = format!(
+            "MAX(0, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) - {started})"
+        );
+        self.execute(&script_then(sql, &record.statement(table, &elapsed)))
+            .await
     }
 
     async fn close(self) {
