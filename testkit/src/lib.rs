@@ -72,6 +72,38 @@ fn with_database(url: &str, database: &str) -> String {
     format!("{root}/{database}{query}")
 }
 
+/// Replaces the login (user and password) of a server URL.
+fn with_login(url: &str, user: &str, password: &str) -> String {
+    let start = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let authority_end = url[start..]
+        .find(['/', '?'])
+        .map(|i| start + i)
+        .unwrap_or(url.len());
+    let host_start = url[start..authority_end]
+        .rfind('@')
+        .map(|i| start + i + 1)
+        .unwrap_or(start);
+    format!(
+        "{}{}:{}@{}",
+        &url[..start],
+        percent_encode(user),
+        percent_encode(password),
+        &url[host_start..]
+    )
+}
+
+/// Every byte but RFC 3986's unreserved characters as `%XX`.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// An empty database that is dropped again when the test ends.
 pub struct TestDb {
     pub engine: Engine,
@@ -265,6 +297,55 @@ impl TestDb {
         .collect()
     }
 
+    /// This database's URL with `user` and `password` instead of the test kit's login, to
+    /// connect as a role that a migration created (Postgres and MySQL). Both are
+    /// percent-encoded.
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        with_login(&self.url, user, password)
+    }
+
+    /// Runs `script` (one or more statements, sent as one simple query) on `url`, a URL of
+    /// this database's engine such as [`TestDb::url_as`] gives, and returns the rows its
+    /// statements produce, every column read as text (cast it in the query). Unlike the other
+    /// helpers it returns failures instead of panicking, so that a refused login or a denied
+    /// statement can be asserted on: `Err` holds the driver's message.
+    pub fn try_script_at(
+        &self,
+        url: &str,
+        script: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, String> {
+        use sqlx::Row;
+        let script = script.to_string();
+        let url = url.to_string();
+        block_on(async {
+            macro_rules! run {
+                ($conn:expr) => {{
+                    let mut conn = $conn.map_err(|e| e.to_string())?;
+                    let rows = sqlx::raw_sql(AssertSqlSafe(script))
+                        .fetch_all(&mut conn)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let _ = conn.close().await;
+                    rows.iter()
+                        .map(|row| {
+                            (0..row.len())
+                                .map(|i| {
+                                    row.try_get::<Option<String>, _>(i)
+                                        .map_err(|e| e.to_string())
+                                })
+                                .collect()
+                        })
+                        .collect()
+                }};
+            }
+            match self.engine {
+                Engine::Postgres => run!(PgConnection::connect(&url).await),
+                Engine::Mysql => run!(MySqlConnection::connect(&url).await),
+                Engine::Sqlite => run!(SqliteConnection::connect(&url).await),
+            }
+        })
+    }
+
     /// The single number a `SELECT COUNT(*) ...` returns.
     pub fn count(&self, sql: &str) -> i64 {
         let cast = format!("SELECT CAST(({sql}) AS CHAR(20))");
@@ -335,5 +416,22 @@ mod tests {
             with_database("mysql://root@h/m?ssl-mode=disabled", "x"),
             "mysql://root@h/x?ssl-mode=disabled"
         );
+    }
+
+    #[test]
+    fn login_urls() {
+        assert_eq!(
+            with_login("postgres://postgres@127.0.0.1:5432/db", "rls", "pw"),
+            "postgres://rls:pw@127.0.0.1:5432/db"
+        );
+        assert_eq!(
+            with_login(
+                "postgres://postgres:old@h/db?sslmode=disable",
+                "a b",
+                "it's $x@/"
+            ),
+            "postgres://a%20b:it%27s%20%24x%40%2F@h/db?sslmode=disable"
+        );
+        assert_eq!(with_login("mysql://h:3306", "u", "p"), "mysql://u:p@h:3306");
     }
 }
