@@ -500,6 +500,20 @@ fn dry_run_changes_nothing(engine: Engine) {
     if let Some(path) = p.db.sqlite_path() {
         assert!(!path.exists(), "a dry run creates no SQLite file");
     }
+    for args in [["migrate", "rollback", "app"], ["migrate", "reset", "app"]] {
+        let run = p.run(&args).ok();
+        assert!(
+            run.stdout().contains("nothing to roll back"),
+            "{}",
+            run.stdout()
+        );
+    }
+    if let Some(path) = p.db.sqlite_path() {
+        assert!(
+            !path.exists(),
+            "rolling back an absent SQLite database creates no file"
+        );
+    }
     p.run(&["migrate", "latest", "app"]).ok();
     let run = p.run(&["migrate", "rollback", "app", "--dry-run"]).ok();
     assert!(run.stdout().contains("DROP TABLE t1"), "{}", run.stdout());

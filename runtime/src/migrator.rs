@@ -191,9 +191,14 @@ pub(crate) async fn migrate<E: Engine>(
 ) -> Result<Outcome, RunError> {
     let table: &str = &db.config.migrations_table;
     let Some(mut engine) = open::<E>(settings, mode).await? else {
-        // A read-only open of a SQLite file that does not exist: everything is pending.
+        // A SQLite file that does not exist (and was not to be created): nothing is applied.
         let status = Status::new(&db.migrations, &[]);
-        return dry_run(&plan(&status, action, options)?, out);
+        let plan = plan(&status, action, options)?;
+        return match plan.direction {
+            _ if options.dry_run => dry_run(&plan, out),
+            Direction::Down => Ok(Outcome::NothingToRollBack),
+            Direction::Up => Ok(Outcome::UpToDate { ahead: 0 }),
+        };
     };
     let result = if options.dry_run {
         match read_applied(&mut engine, table).await {

@@ -40,6 +40,16 @@ impl Job {
             Job::Seed { dry_run, .. } => !dry_run,
         }
     }
+
+    /// Whether a missing SQLite file should be created: rolling back an absent database
+    /// has nothing to do and must not leave an empty file behind.
+    fn creates(&self) -> bool {
+        match self {
+            Job::Migrate(Action::Latest { .. } | Action::Up { .. }, _) => self.writes(),
+            Job::Migrate(..) | Job::Status => false,
+            Job::Seed { .. } => self.writes(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +102,7 @@ async fn run_on<E: Engine>(
 ) -> Result<Outcome, RunError> {
     let connection = resolve_connection(db, &ctx.env, &ctx.base_dir)?;
     let mode = OpenMode {
-        create: job.writes(),
+        create: job.creates(),
         lock_timeout: settings
             .lock_timeout
             .unwrap_or(Duration::from_secs(db.config.lock_timeout_secs)),
