@@ -91,10 +91,19 @@ fn kebab_case(ident: &str) -> String {
     out
 }
 
+/// Replaces `CARGO_MANIFEST_DIR` as the base of `root`. Only for this crate's UI tests:
+/// trybuild compiles each test file in a crate of its own under `target/`, whose manifest
+/// folder is not the one the fixture paths are relative to.
+const MANIFEST_DIR_OVERRIDE: &str = "DBGEN_MACROS_TEST_MANIFEST_DIR";
+
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let manifest_dir = PathBuf::from(
+        std::env::var_os(MANIFEST_DIR_OVERRIDE)
+            .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR"))
+            .unwrap_or_default(),
+    );
     let dir_attr = databases_dir(input)?;
-    let databases_dir = manifest_dir.join(&dir_attr);
+    let databases_dir = lexical(&manifest_dir.join(&dir_attr));
     let root = databases_dir
         .parent()
         .unwrap_or(&manifest_dir)
@@ -195,6 +204,21 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             }
         };
     })
+}
+
+/// `a/b/../c` -> `a/c`, so that messages and `include_str!` paths carry no `..`.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            part => out.push(part),
+        }
+    }
+    out
 }
 
 fn known(project: &Project) -> String {
@@ -334,12 +358,26 @@ fn definition(db: &Database) -> Tokens {
 
 #[cfg(test)]
 mod tests {
-    use super::kebab_case;
+    use super::{kebab_case, lexical};
+    use std::path::Path;
 
     #[test]
     fn variant_to_folder() {
         assert_eq!(kebab_case("Permiso"), "permiso");
         assert_eq!(kebab_case("PermisoTest"), "permiso-test");
         assert_eq!(kebab_case("Db2"), "db2");
+    }
+
+    #[test]
+    fn paths_lose_their_dots() {
+        assert_eq!(
+            lexical(Path::new("/w/examples/app/../../database")),
+            Path::new("/w/database")
+        );
+        assert_eq!(
+            lexical(Path::new("/w/./database")),
+            Path::new("/w/database")
+        );
+        assert_eq!(lexical(Path::new("../database")), Path::new("../database"));
     }
 }

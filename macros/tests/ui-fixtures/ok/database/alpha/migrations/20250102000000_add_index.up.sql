@@ -1,0 +1,2 @@
+-- dbgen:no-transaction
+CREATE INDEX users_id ON users (id);

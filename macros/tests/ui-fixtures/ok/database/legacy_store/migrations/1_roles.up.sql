@@ -1,0 +1,1 @@
+CREATE ROLE app LOGIN PASSWORD '${app_password}';
