@@ -103,7 +103,7 @@ fn a_cargo_project_gets_a_registry_module_and_build_rs() {
     assert!(!stdout.contains("note:"), "{stdout}");
     let registry = read(root, "src/databases.rs");
     assert!(
-        registry.contains("#[derive(dbgen_runtime::Databases)]"),
+        registry.contains("Copy, PartialEq, Eq, Hash, dbgen_runtime::Databases)]"),
         "{registry}"
     );
     assert!(

@@ -1,0 +1,176 @@
+//! A fresh Cargo project scaffolded by `dbgen new` embeds its database with the derive and
+//! serves the command set; a migration added after the first build is in the next build.
+//!
+//! Heavy: it builds a real project (path dependency on this workspace's runtime). Its target
+//! folder is `target/derive-project` of this workspace, so sqlx is compiled once (about a
+//! minute and a half the first time on two cores) and reused by every later run. The project
+//! gets this workspace's Cargo.lock, so the build needs no network (`--offline`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace folder")
+        .to_path_buf()
+}
+
+fn show(what: &str, out: &Output) -> String {
+    format!(
+        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `cmd`; panics with its output unless it exits with `code`.
+fn run(what: &str, cmd: &mut Command, code: i32) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    assert_eq!(out.status.code(), Some(code), "{}", show(what, &out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command with no `*_DB_*` variable of the host leaking in.
+fn clean(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().contains("_DB_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn cargo_build(project: &Path, target: &Path) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let started = Instant::now();
+    run(
+        "cargo build",
+        clean(&cargo, project)
+            .args(["build", "--offline", "--quiet"])
+            .env("CARGO_TARGET_DIR", target)
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTFLAGS"),
+        0,
+    );
+    eprintln!("cargo build took {:.1?}", started.elapsed());
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+#[test]
+fn a_new_migration_rebuilds_a_derived_project() {
+    let workspace = workspace();
+    let target = workspace.join("target").join("derive-project");
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("myapp");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+
+    run(
+        "cargo new",
+        clean(&cargo, tmp.path()).args(["new", "--bin", "--vcs", "none", "--offline", "myapp"]),
+        0,
+    );
+    let manifest = project.join("Cargo.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str(&format!(
+        "dbgen-runtime = {{ path = {:?} }}\n",
+        workspace.join("runtime").display().to_string()
+    ));
+    write(&manifest, &text);
+    // The workspace's lock file pins every crate to a version already built and cached.
+    std::fs::copy(workspace.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+
+    let dbgen = env!("CARGO_BIN_EXE_dbgen");
+    let out = run(
+        "dbgen new",
+        clean(dbgen, &project).args(["new", "mydb", "--driver", "sqlite"]),
+        0,
+    );
+    assert!(out.contains("src/databases.rs"), "{out}");
+    assert!(out.contains("build.rs"), "{out}");
+    write(
+        &project.join("src/main.rs"),
+        "mod databases;\n\nfn main() -> std::process::ExitCode {\n    dbgen_runtime::app::main::<databases::Database>()\n}\n",
+    );
+    let migrations = project.join("database/mydb/migrations");
+    write(
+        &migrations.join("20250101000000_create_users.up.sql"),
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n",
+    );
+    write(
+        &migrations.join("20250101000000_create_users.down.sql"),
+        "DROP TABLE users;\n",
+    );
+    write(
+        &migrations.join("20250102000000_create_groups.up.sql"),
+        "CREATE TABLE groups (id INTEGER PRIMARY KEY);\n",
+    );
+
+    cargo_build(&project, &target);
+    let app = target.join("debug").join("myapp");
+    // Run from an empty folder: the binary needs nothing of the project at run time.
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let latest = run(
+        "migrate latest",
+        clean(&app, &elsewhere).args(["migrate", "latest", "mydb"]),
+        0,
+    );
+    assert!(latest.contains("2 migrations"), "{latest}");
+    assert!(elsewhere.join("mydb.sqlite3").is_file());
+    let status = run(
+        "migrate status",
+        clean(&app, &elsewhere).args(["migrate", "status", "mydb"]),
+        0,
+    );
+    assert!(status.contains("create_groups"), "{status}");
+    assert!(status.contains("up to date"), "{status}");
+
+    // A file that did not exist at the last build: only build.rs's rerun-if-changed on the
+    // database folder makes cargo rebuild for it.
+    let made = run(
+        "dbgen migrate make",
+        clean(dbgen, &project).args(["migrate", "make", "mydb", "add_email"]),
+        0,
+    );
+    let up = std::fs::read_dir(&migrations)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("_add_email.up.sql"))
+        .unwrap_or_else(|| panic!("no add_email migration: {made}"));
+    let mut sql = std::fs::read_to_string(&up).unwrap();
+    sql.push_str("ALTER TABLE users ADD COLUMN email TEXT;\n");
+    write(&up, &sql);
+
+    cargo_build(&project, &target);
+    let status = run(
+        "migrate status after the rebuild",
+        clean(&app, &elsewhere).args(["migrate", "status", "mydb"]),
+        0,
+    );
+    let line = status
+        .lines()
+        .find(|l| l.contains("add_email"))
+        .unwrap_or_else(|| panic!("the new migration is not listed:\n{status}"));
+    assert!(line.contains("pending"), "{status}");
+    run(
+        "migrate status --exit-code",
+        clean(&app, &elsewhere).args(["migrate", "status", "mydb", "--exit-code"]),
+        3,
+    );
+    let latest = run(
+        "migrate latest after the rebuild",
+        clean(&app, &elsewhere).args(["migrate", "latest", "mydb"]),
+        0,
+    );
+    assert!(latest.contains("1 migration"), "{latest}");
+}
