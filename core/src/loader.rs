@@ -112,8 +112,13 @@ pub fn load_project_with(root: &Path, databases_dir: &Path) -> Result<Project, E
     let settings = base.project_settings();
 
     let mut folders = Vec::new();
-    for (file_name, path) in sorted_entries(databases_dir, true)? {
-        if !path.is_dir() {
+    for Entry {
+        name: file_name,
+        path,
+        is_dir,
+    } in sorted_entries(databases_dir, true)?
+    {
+        if !is_dir {
             return Err(bad_file(
                 root,
                 &path,
@@ -228,8 +233,16 @@ fn bad_file(root: &Path, path: &Path, reason: &str) -> Error {
     }
 }
 
+/// One entry of a folder.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    name: String,
+    path: PathBuf,
+    is_dir: bool,
+}
+
 /// The entries of `dir` sorted by name, without dotfiles; a missing folder is empty.
-fn sorted_entries(dir: &Path, missing_ok: bool) -> Result<Vec<(String, PathBuf)>, Error> {
+fn sorted_entries(dir: &Path, missing_ok: bool) -> Result<Vec<Entry>, Error> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
@@ -250,7 +263,12 @@ fn sorted_entries(dir: &Path, missing_ok: bool) -> Result<Vec<(String, PathBuf)>
             });
         };
         if !name.starts_with('.') {
-            out.push((name, path));
+            // The entry's type comes with the listing; only a symlink needs a `stat`.
+            let is_dir = match entry.file_type() {
+                Ok(t) if !t.is_symlink() => t.is_dir(),
+                _ => path.is_dir(),
+            };
+            out.push(Entry { name, path, is_dir });
         }
     }
     out.sort();
@@ -288,8 +306,13 @@ pub(crate) fn load_migrations(
 ) -> Result<Vec<Migration>, Error> {
     let mut ups: BTreeMap<i64, ScriptFile> = BTreeMap::new();
     let mut downs: BTreeMap<i64, ScriptFile> = BTreeMap::new();
-    for (file_name, path) in sorted_entries(dir, true)? {
-        if path.is_dir() {
+    for Entry {
+        name: file_name,
+        path,
+        is_dir,
+    } in sorted_entries(dir, true)?
+    {
+        if is_dir {
             return Err(bad_file(
                 root,
                 &path,
@@ -348,10 +371,15 @@ pub(crate) fn load_migrations(
 /// Loads `dir` as a seeds folder: `*.sql` files, in lexical order.
 pub(crate) fn load_seeds(root: &Path, dir: &Path) -> Result<Vec<Seed>, Error> {
     let mut seeds = Vec::new();
-    for (file_name, path) in sorted_entries(dir, true)? {
+    for Entry {
+        name: file_name,
+        path,
+        is_dir,
+    } in sorted_entries(dir, true)?
+    {
         let name = file_name
             .strip_suffix(".sql")
-            .filter(|_| path.is_file())
+            .filter(|_| !is_dir)
             .ok_or_else(|| {
                 bad_file(
                     root,

@@ -120,17 +120,11 @@ pub(crate) async fn read_applied<E: Engine>(
     engine: &mut E,
     table: &str,
 ) -> Result<Vec<AppliedRow>, RunError> {
-    if !engine
-        .tracking_table_exists(table)
-        .await
-        .map_err(tracking("looking for", table))?
-    {
-        return Ok(Vec::new());
-    }
-    engine
+    let rows = engine
         .applied(table)
         .await
-        .map_err(tracking("reading", table))
+        .map_err(tracking("reading", table))?;
+    Ok(rows.unwrap_or_default())
 }
 
 /// Takes the lock and runs `work`, releasing the lock however `work` ends.
@@ -216,7 +210,7 @@ pub(crate) async fn migrate<E: Engine>(
                 .create_tracking_table(table)
                 .await
                 .map_err(tracking("creating", table))?;
-            let applied = engine.applied(table).await.map_err(tracking("reading", table))?;
+            let applied = read_applied(engine, table).await?;
             let status = Status::new(&db.migrations, &applied);
             let plan = plan(&status, action, options)?;
             if !plan.out_of_order.is_empty() {

@@ -52,9 +52,9 @@ pub(crate) trait Engine: Sized {
     /// Waits up to the open mode's timeout; `Ok(false)` when it ran out.
     async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error>;
     async fn unlock(&mut self, table: &str) -> Result<(), sqlx::Error>;
-    async fn tracking_table_exists(&mut self, table: &str) -> Result<bool, sqlx::Error>;
     async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error>;
-    async fn applied(&mut self, table: &str) -> Result<Vec<AppliedRow>, sqlx::Error>;
+    /// The tracking table's rows in one round trip; `None` when the table does not exist.
+    async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error>;
     async fn begin(&mut self) -> Result<(), sqlx::Error>;
     async fn commit(&mut self) -> Result<(), sqlx::Error>;
     async fn rollback(&mut self) -> Result<(), sqlx::Error>;
@@ -194,16 +194,36 @@ pub(crate) fn select_applied_sql(table: &str) -> String {
     )
 }
 
-pub(crate) type AppliedTuple = (i64, String, i64, String, i64, i64);
+/// Rows of [`select_applied_sql`], whichever engine (and text or binary format) sent them.
+pub(crate) fn decode_applied<R: sqlx::Row>(rows: Vec<R>) -> Result<Vec<AppliedRow>, sqlx::Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    rows.iter()
+        .map(|row| {
+            Ok(AppliedRow {
+                version: row.try_get(0)?,
+                name: row.try_get(1)?,
+                batch: row.try_get(2)?,
+                checksum: row.try_get(3)?,
+                applied_at: row.try_get(4)?,
+                execution_ms: row.try_get(5)?,
+            })
+        })
+        .collect()
+}
 
-pub(crate) fn applied_row(t: AppliedTuple) -> AppliedRow {
-    AppliedRow {
-        version: t.0,
-        name: t.1,
-        batch: t.2,
-        checksum: t.3,
-        applied_at: t.4,
-        execution_ms: t.5,
+/// `Ok(None)` for the error an engine gives when the tracking table does not exist.
+pub(crate) fn none_if_missing<T>(
+    result: Result<T, sqlx::Error>,
+    is_missing: impl Fn(&dyn sqlx::error::DatabaseError) -> bool,
+) -> Result<Option<T>, sqlx::Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(sqlx::Error::Database(e)) if is_missing(e.as_ref()) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -6,7 +6,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::{
-    AppliedRow, AppliedTuple, Engine, OpenMode, applied_row, select_applied_sql,
+    AppliedRow, Engine, OpenMode, decode_applied, none_if_missing, select_applied_sql,
     tracking_table_ddl, wrong_target,
 };
 
@@ -99,16 +99,6 @@ impl Engine for MySql {
         Ok(())
     }
 
-    async fn tracking_table_exists(&mut self, table: &str) -> Result<bool, sqlx::Error> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
-        )
-        .bind(table)
-        .fetch_one(&mut self.conn)
-        .await?;
-        Ok(count > 0)
-    }
-
     async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(AssertSqlSafe(tracking_table_ddl(table, "VARCHAR(255)")))
             .execute(&mut self.conn)
@@ -116,11 +106,13 @@ impl Engine for MySql {
         Ok(())
     }
 
-    async fn applied(&mut self, table: &str) -> Result<Vec<AppliedRow>, sqlx::Error> {
-        let rows: Vec<AppliedTuple> = sqlx::query_as(AssertSqlSafe(select_applied_sql(table)))
+    async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error> {
+        let rows = sqlx::raw_sql(AssertSqlSafe(select_applied_sql(table)))
             .fetch_all(&mut self.conn)
-            .await?;
-        Ok(rows.into_iter().map(applied_row).collect())
+            .await;
+        none_if_missing(rows, |e| e.code().as_deref() == Some("42S02"))?
+            .map(decode_applied)
+            .transpose()
     }
 
     async fn begin(&mut self) -> Result<(), sqlx::Error> {

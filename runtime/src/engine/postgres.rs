@@ -2,12 +2,12 @@ use std::str::FromStr;
 
 use dbgen_core::{ConnectionSettings, ConnectionTarget};
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::{
-    AppliedRow, AppliedTuple, Engine, OpenMode, Record, applied_row, run_then_record, script_then,
-    select_applied_sql, tracking_table_ddl, wrong_target,
+    AppliedRow, Engine, OpenMode, Record, decode_applied, none_if_missing, run_then_record,
+    script_then, select_applied_sql, tracking_table_ddl, wrong_target,
 };
 
 /// PostgreSQL: transactional DDL, session advisory locks (released when the session ends,
@@ -42,7 +42,31 @@ pub(crate) fn connect_options(
         }
         ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings)),
     };
-    Ok(options.application_name("dbgen"))
+    Ok(without_loopback_tls(options, settings).application_name("dbgen"))
+}
+
+/// TLS to a server on this machine protects nothing, and sqlx's handshake stalls on Nagle's
+/// algorithm (about 100 ms per connection), so loopback connections skip it unless
+/// `sslmode` is asked for, in the URL or in `PGSSLMODE`.
+fn without_loopback_tls(
+    options: PgConnectOptions,
+    settings: &ConnectionSettings,
+) -> PgConnectOptions {
+    let asked = match &settings.target {
+        ConnectionTarget::Url(url) => url.expose().contains("sslmode="),
+        _ => false,
+    } || std::env::var_os("PGSSLMODE").is_some();
+    let host = options.get_host().trim_matches(['[', ']']);
+    let loopback = host == "localhost"
+        || host.starts_with('/')
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback && !asked {
+        options.ssl_mode(PgSslMode::Disable)
+    } else {
+        options
+    }
 }
 
 /// Advisory locks are scoped to the current database, so the table name is the key.
@@ -91,13 +115,6 @@ impl Engine for Postgres {
         Ok(())
     }
 
-    async fn tracking_table_exists(&mut self, table: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-            .bind(table)
-            .fetch_one(&mut self.conn)
-            .await
-    }
-
     async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(AssertSqlSafe(tracking_table_ddl(table, "TEXT")))
             .execute(&mut self.conn)
@@ -105,11 +122,14 @@ impl Engine for Postgres {
         Ok(())
     }
 
-    async fn applied(&mut self, table: &str) -> Result<Vec<AppliedRow>, sqlx::Error> {
-        let rows: Vec<AppliedTuple> = sqlx::query_as(AssertSqlSafe(select_applied_sql(table)))
+    async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error> {
+        // A simple query: one round trip, no prepare.
+        let rows = sqlx::raw_sql(AssertSqlSafe(select_applied_sql(table)))
             .fetch_all(&mut self.conn)
-            .await?;
-        Ok(rows.into_iter().map(applied_row).collect())
+            .await;
+        none_if_missing(rows, |e| e.code().as_deref() == Some("42P01"))?
+            .map(decode_applied)
+            .transpose()
     }
 
     async fn begin(&mut self) -> Result<(), sqlx::Error> {

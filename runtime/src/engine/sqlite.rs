@@ -5,8 +5,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::{
-    AppliedRow, AppliedTuple, Engine, OpenMode, Record, applied_row, run_then_record, script_then,
-    select_applied_sql, tracking_table_ddl,
+    AppliedRow, Engine, OpenMode, Record, decode_applied, none_if_missing, run_then_record,
+    script_then, select_applied_sql, tracking_table_ddl,
 };
 
 /// SQLite: transactional DDL; the lock is the write transaction (`BEGIN IMMEDIATE`), which
@@ -68,16 +68,6 @@ impl Engine for Sqlite {
         Ok(())
     }
 
-    async fn tracking_table_exists(&mut self, table: &str) -> Result<bool, sqlx::Error> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-        )
-        .bind(table)
-        .fetch_one(&mut self.conn)
-        .await?;
-        Ok(count > 0)
-    }
-
     async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(AssertSqlSafe(tracking_table_ddl(table, "TEXT")))
             .execute(&mut self.conn)
@@ -85,11 +75,13 @@ impl Engine for Sqlite {
         Ok(())
     }
 
-    async fn applied(&mut self, table: &str) -> Result<Vec<AppliedRow>, sqlx::Error> {
-        let rows: Vec<AppliedTuple> = sqlx::query_as(AssertSqlSafe(select_applied_sql(table)))
+    async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error> {
+        let rows = sqlx::raw_sql(AssertSqlSafe(select_applied_sql(table)))
             .fetch_all(&mut self.conn)
-            .await?;
-        Ok(rows.into_iter().map(applied_row).collect())
+            .await;
+        none_if_missing(rows, |e| e.message().starts_with("no such table"))?
+            .map(decode_applied)
+            .transpose()
     }
 
     /// Joins the lock's transaction when one is open; otherwise takes the write lock.
