@@ -684,8 +684,7 @@ def main(argv):
     os.makedirs(b.work)
 
     meta = {
-        "command": "bench/run.sh " + " ".join(argv) if os.environ.get("BENCH_VIA_RUN_SH") else
-                   "python3 bench/run.py " + " ".join(argv),
+        "command": os.environ.get("BENCH_COMMAND") or " ".join(["python3 bench/run.py", *argv]),
         "started": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
         "load_start": ", ".join(f"{x:.2f}" for x in load()),
         "builders_start": fmt_counts(busy_builders()),

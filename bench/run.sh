@@ -74,6 +74,6 @@ if [ "$build" = 1 ]; then
   (cd "$ROOT" && cargo build --release -p dbgen-cli) >&2
 fi
 
-export BENCH_VIA_RUN_SH=1
+export BENCH_COMMAND="bench/run.sh${*:+ $*}"
 exec python3 "$HERE/run.py" --dbgen "$TARGET_DIR/release/dbgen" --sqlx "$SQLX" \
   --knex "$KNEX_DIR/node_modules/knex/bin/cli.js" ${args[@]+"${args[@]}"}
