@@ -41,6 +41,8 @@ pub(crate) struct OpenMode {
 pub(crate) trait Engine: Sized {
     /// Whether DDL is transactional, so that a whole batch can be one transaction.
     const TRANSACTIONAL_DDL: bool;
+    /// The tracking table's text columns.
+    const TEXT_TYPE: &'static str;
     /// Whether the lock is the write transaction itself (SQLite): committing releases it.
     const LOCK_IS_TRANSACTION: bool;
 
@@ -52,15 +54,27 @@ pub(crate) trait Engine: Sized {
     /// Waits up to the open mode's timeout; `Ok(false)` when it ran out.
     async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error>;
     async fn unlock(&mut self, table: &str) -> Result<(), sqlx::Error>;
-    async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error>;
     /// The tracking table's rows in one round trip; `None` when the table does not exist.
     async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error>;
-    async fn begin(&mut self) -> Result<(), sqlx::Error>;
-    async fn commit(&mut self) -> Result<(), sqlx::Error>;
-    async fn rollback(&mut self) -> Result<(), sqlx::Error>;
+    /// Runs `sql`, one statement or many, as one script.
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error>;
-    async fn insert_applied(&mut self, table: &str, row: &AppliedRow) -> Result<(), sqlx::Error>;
-    async fn delete_applied(&mut self, table: &str, version: i64) -> Result<(), sqlx::Error>;
+
+    async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
+        self.execute(&tracking_table_ddl(table, Self::TEXT_TYPE))
+            .await
+    }
+
+    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("BEGIN").await
+    }
+
+    async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("COMMIT").await
+    }
+
+    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("ROLLBACK").await
+    }
 
     /// Runs one migration's script and writes its tracking row. Engines that can send both
     /// in one round trip override this; `alone` (a no-transaction script) must run by itself.
@@ -92,14 +106,8 @@ pub(crate) async fn run_then_record<E: Engine>(
 ) -> Result<(), sqlx::Error> {
     let started = Instant::now();
     engine.execute(sql).await?;
-    match record {
-        Record::Applied { .. } => {
-            engine
-                .insert_applied(table, &record.row(started.elapsed()))
-                .await
-        }
-        Record::Reverted { version } => engine.delete_applied(table, *version).await,
-    }
+    let took = started.elapsed().as_millis().to_string();
+    engine.execute(&record.statement(table, &took)).await
 }
 
 /// What a step writes to the tracking table after its script.
@@ -119,33 +127,6 @@ pub(crate) enum Record<'a> {
 }
 
 impl Record<'_> {
-    pub(crate) fn row(&self, took: Duration) -> AppliedRow {
-        match self {
-            Record::Applied {
-                version,
-                name,
-                batch,
-                checksum,
-                applied_at,
-            } => AppliedRow {
-                version: *version,
-                name: name.to_string(),
-                batch: *batch,
-                checksum: checksum.clone(),
-                applied_at: *applied_at,
-                execution_ms: took.as_millis() as i64,
-            },
-            Record::Reverted { version } => AppliedRow {
-                version: *version,
-                name: String::new(),
-                batch: 0,
-                checksum: String::new(),
-                applied_at: 0,
-                execution_ms: 0,
-            },
-        }
-    }
-
     /// The statement that writes this record, with its values inline, so that it can follow
     /// a script in the same round trip. `elapsed_ms` is an SQL expression of the script's
     /// running time.

@@ -6,8 +6,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::{
-    AppliedRow, Engine, OpenMode, decode_applied, none_if_missing, select_applied_sql,
-    tracking_table_ddl, wrong_target,
+    AppliedRow, Engine, OpenMode, decode_applied, none_if_missing, select_applied_sql, wrong_target,
 };
 
 /// MySQL and MariaDB: DDL commits implicitly, so each migration is its own transaction
@@ -49,6 +48,7 @@ pub(crate) fn connect_options(
 
 impl Engine for MySql {
     const TRANSACTIONAL_DDL: bool = false;
+    const TEXT_TYPE: &'static str = "VARCHAR(255)";
     const LOCK_IS_TRANSACTION: bool = false;
 
     async fn open(
@@ -99,13 +99,6 @@ impl Engine for MySql {
         Ok(())
     }
 
-    async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(AssertSqlSafe(tracking_table_ddl(table, "VARCHAR(255)")))
-            .execute(&mut self.conn)
-            .await?;
-        Ok(())
-    }
-
     async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error> {
         let rows = sqlx::raw_sql(AssertSqlSafe(select_applied_sql(table)))
             .fetch_all(&mut self.conn)
@@ -115,47 +108,10 @@ impl Engine for MySql {
             .transpose()
     }
 
-    async fn begin(&mut self) -> Result<(), sqlx::Error> {
-        self.execute("BEGIN").await
-    }
-
-    async fn commit(&mut self) -> Result<(), sqlx::Error> {
-        self.execute("COMMIT").await
-    }
-
-    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
-        self.execute("ROLLBACK").await
-    }
-
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut self.conn)
             .await?;
-        Ok(())
-    }
-
-    async fn insert_applied(&mut self, table: &str, row: &AppliedRow) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {table} (version, name, batch, checksum, applied_at, execution_ms) VALUES (?, ?, ?, ?, ?, ?)"
-        )))
-        .bind(row.version)
-        .bind(&row.name)
-        .bind(row.batch)
-        .bind(&row.checksum)
-        .bind(row.applied_at)
-        .bind(row.execution_ms)
-        .execute(&mut self.conn)
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_applied(&mut self, table: &str, version: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE version = ?"
-        )))
-        .bind(version)
-        .execute(&mut self.conn)
-        .await?;
         Ok(())
     }
 

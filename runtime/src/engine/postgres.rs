@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, Connection};
 
 use super::{
     AppliedRow, Engine, OpenMode, Record, decode_applied, none_if_missing, run_then_record,
-    script_then, select_applied_sql, tracking_table_ddl, wrong_target,
+    script_then, select_applied_sql, wrong_target,
 };
 
 /// PostgreSQL: transactional DDL, session advisory locks (released when the session ends,
@@ -77,6 +77,7 @@ fn lock_key(table: &str) -> i64 {
 
 impl Engine for Postgres {
     const TRANSACTIONAL_DDL: bool = true;
+    const TEXT_TYPE: &'static str = "TEXT";
     const LOCK_IS_TRANSACTION: bool = false;
 
     async fn open(
@@ -115,13 +116,6 @@ impl Engine for Postgres {
         Ok(())
     }
 
-    async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(AssertSqlSafe(tracking_table_ddl(table, "TEXT")))
-            .execute(&mut self.conn)
-            .await?;
-        Ok(())
-    }
-
     async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error> {
         // A simple query: one round trip, no prepare.
         let rows = sqlx::raw_sql(AssertSqlSafe(select_applied_sql(table)))
@@ -132,47 +126,10 @@ impl Engine for Postgres {
             .transpose()
     }
 
-    async fn begin(&mut self) -> Result<(), sqlx::Error> {
-        self.execute("BEGIN").await
-    }
-
-    async fn commit(&mut self) -> Result<(), sqlx::Error> {
-        self.execute("COMMIT").await
-    }
-
-    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
-        self.execute("ROLLBACK").await
-    }
-
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut self.conn)
             .await?;
-        Ok(())
-    }
-
-    async fn insert_applied(&mut self, table: &str, row: &AppliedRow) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {table} (version, name, batch, checksum, applied_at, execution_ms) VALUES ($1, $2, $3, $4, $5, $6)"
-        )))
-        .bind(row.version)
-        .bind(&row.name)
-        .bind(row.batch)
-        .bind(&row.checksum)
-        .bind(row.applied_at)
-        .bind(row.execution_ms)
-        .execute(&mut self.conn)
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_applied(&mut self, table: &str, version: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE version = $1"
-        )))
-        .bind(version)
-        .execute(&mut self.conn)
-        .await?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, Connection};
 
 use super::{
     AppliedRow, Engine, OpenMode, Record, decode_applied, none_if_missing, run_then_record,
-    script_then, select_applied_sql, tracking_table_ddl,
+    script_then, select_applied_sql,
 };
 
 /// SQLite: transactional DDL; the lock is the write transaction (`BEGIN IMMEDIATE`), which
@@ -29,6 +29,7 @@ pub(crate) fn connect_options(
 
 impl Engine for Sqlite {
     const TRANSACTIONAL_DDL: bool = true;
+    const TEXT_TYPE: &'static str = "TEXT";
     const LOCK_IS_TRANSACTION: bool = true;
 
     async fn open(
@@ -68,13 +69,6 @@ impl Engine for Sqlite {
         Ok(())
     }
 
-    async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(AssertSqlSafe(tracking_table_ddl(table, "TEXT")))
-            .execute(&mut self.conn)
-            .await?;
-        Ok(())
-    }
-
     async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error> {
         let rows = sqlx::raw_sql(AssertSqlSafe(select_applied_sql(table)))
             .fetch_all(&mut self.conn)
@@ -107,31 +101,6 @@ impl Engine for Sqlite {
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut self.conn)
             .await?;
-        Ok(())
-    }
-
-    async fn insert_applied(&mut self, table: &str, row: &AppliedRow) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {table} (version, name, batch, checksum, applied_at, execution_ms) VALUES (?, ?, ?, ?, ?, ?)"
-        )))
-        .bind(row.version)
-        .bind(&row.name)
-        .bind(row.batch)
-        .bind(&row.checksum)
-        .bind(row.applied_at)
-        .bind(row.execution_ms)
-        .execute(&mut self.conn)
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_applied(&mut self, table: &str, version: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE version = ?"
-        )))
-        .bind(version)
-        .execute(&mut self.conn)
-        .await?;
         Ok(())
     }
 
