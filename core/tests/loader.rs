@@ -1051,3 +1051,45 @@ fn project_dir_without_databases() -> TempDir {
     write(dir.path(), "dbgen.toml", "driver = \"sqlite\"\n");
     dir
 }
+
+#[test]
+fn many_migrations_load_in_order_and_a_bad_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "database/big/database.toml", "driver = \"sqlite\"");
+    for v in 1..=400 {
+        write(
+            root,
+            &format!("database/big/migrations/{v}_m{v}.up.sql"),
+            &format!("CREATE TABLE t{v} (id INTEGER);"),
+        );
+        write(
+            root,
+            &format!("database/big/migrations/{v}_m{v}.down.sql"),
+            &format!("DROP TABLE t{v};"),
+        );
+    }
+    let project = load_project(root).unwrap();
+    let migrations = &project.databases[0].migrations;
+    assert_eq!(migrations.len(), 400);
+    for (i, m) in migrations.iter().enumerate() {
+        let v = i as i64 + 1;
+        assert_eq!(m.version, v);
+        assert_eq!(m.up, format!("CREATE TABLE t{v} (id INTEGER);"));
+        assert_eq!(
+            m.down.as_deref(),
+            Some(format!("DROP TABLE t{v};").as_str())
+        );
+    }
+
+    std::fs::write(
+        root.join("database/big/migrations/333_m333.up.sql"),
+        b"\xff\xfe",
+    )
+    .unwrap();
+    let err = load_project(root).unwrap_err().to_string();
+    assert!(
+        err.contains("333_m333.up.sql") && err.contains("UTF-8"),
+        "{err}"
+    );
+}
