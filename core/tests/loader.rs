@@ -1061,12 +1061,12 @@ fn many_migrations_load_in_order_and_a_bad_one_is_named() {
         write(
             root,
             &format!("database/big/migrations/{v}_m{v}.up.sql"),
-            &format!("CREATE TABLE t{v} (id INTEGER);"),
+            format!("CREATE TABLE t{v} (id INTEGER);"),
         );
         write(
             root,
             &format!("database/big/migrations/{v}_m{v}.down.sql"),
-            &format!("DROP TABLE t{v};"),
+            format!("DROP TABLE t{v};"),
         );
     }
     let project = load_project(root).unwrap();
