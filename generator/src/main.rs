@@ -18,6 +18,7 @@ use crate::error::CliError;
 
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2 (0 for --help and --version).
+    dbgen_runtime::app::exit_quietly_on_closed_pipe();
     let cli = Cli::parse_from(dbgen_runtime::expand_script_names(std::env::args_os()));
     match run(cli) {
         Ok(code) => code,

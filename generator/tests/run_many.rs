@@ -233,3 +233,36 @@ fn postgres_connection_errors_name_the_database_and_variables() {
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(stderr.contains("GOOD_DB_URL"), "{stderr}");
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = two_databases();
+    // More output than a pipe holds (64 KiB), so that writing it meets the closed pipe.
+    for v in 2..3000 {
+        write(
+            dir.path(),
+            &format!("database/broken/migrations/{v}_migration_with_a_long_name_{v}.up.sql"),
+            "SELECT 1;",
+        );
+    }
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dbgen"))
+        .args(["migrate", "status", "--all"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the rest of the output meets a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with("broken ("), "{first}");
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+}

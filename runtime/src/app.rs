@@ -52,8 +52,20 @@ struct AppCli {
     command: DbCommand,
 }
 
+/// Lets a closed pipe (`dbgen migrate status --all | head -1`) end the process quietly, as
+/// it does for other command-line tools, instead of `println!` panicking. Call it first in
+/// `main`. Database connections are unaffected: sqlx writes to sockets with `MSG_NOSIGNAL`.
+pub fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition at start-up, before other threads exist.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Parses the process's arguments (knex script names included) and runs them over `D`.
 pub fn main<D: Databases>() -> ExitCode {
+    exit_quietly_on_closed_pipe();
     let cli = AppCli::parse_from(expand_script_names(std::env::args_os()));
     cli.command.run::<D>().into()
 }

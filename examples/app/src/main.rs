@@ -50,6 +50,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    dbgen_runtime::app::exit_quietly_on_closed_pipe();
     let args = dbgen_runtime::expand_script_names(std::env::args_os());
     match Cli::parse_from(args).command {
         Command::Db(command) | Command::Direct(command) => command.run::<Database>().into(),
