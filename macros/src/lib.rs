@@ -161,12 +161,16 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             let owns_migrations = db.config.migrations_from.is_none();
             let seeds_ident = format_ident!("SEEDS_{}", db.env_prefix());
             let seeds = db.seeds.iter().map(|s| seed(&root, s));
+            // Statics, not consts: the registry borrows them instead of copying their value
+            // (const evaluation is most of the compile time of thousands of migrations).
             let migrations_static = owns_migrations.then(|| {
-                quote! { const #migrations_ident: &[::dbgen_runtime::core::Migration] = &[#(#migrations),*]; }
+                let count = db.migrations.len();
+                quote! { static #migrations_ident: [::dbgen_runtime::core::Migration; #count] = [#(#migrations),*]; }
             });
+            let seed_count = db.seeds.len();
             quote! {
                 #migrations_static
-                const #seeds_ident: &[::dbgen_runtime::core::Seed] = &[#(#seeds),*];
+                static #seeds_ident: [::dbgen_runtime::core::Seed; #seed_count] = [#(#seeds),*];
             }
         })
         .collect();
@@ -285,7 +289,9 @@ fn migration(root: &Path, m: &Migration) -> Tokens {
         None => quote! { ::core::option::Option::None },
     };
     let (up_nt, down_nt) = (m.up_no_transaction, m.down_no_transaction);
-    let checksum = m.checksum.0;
+    // One byte-string literal, not 32 integer literals: thousands of migrations make the
+    // difference in type checking.
+    let checksum = proc_macro2::Literal::byte_string(&m.checksum.0);
     let up_path = cow(&m.up_path);
     let down_path = option_cow(m.down_path.as_deref());
     quote! {
@@ -296,7 +302,7 @@ fn migration(root: &Path, m: &Migration) -> Tokens {
             down: #down,
             up_no_transaction: #up_nt,
             down_no_transaction: #down_nt,
-            checksum: ::dbgen_runtime::core::Checksum([#(#checksum),*]),
+            checksum: ::dbgen_runtime::core::Checksum(*#checksum),
             up_path: #up_path,
             down_path: #down_path,
         }
@@ -350,8 +356,8 @@ fn definition(db: &Database) -> Tokens {
                 migrations_from: #migrations_from,
                 placeholders: ::std::borrow::Cow::Borrowed(&[#(#placeholders),*]),
             },
-            migrations: ::std::borrow::Cow::Borrowed(#migrations),
-            seeds: ::std::borrow::Cow::Borrowed(#seeds),
+            migrations: ::std::borrow::Cow::Borrowed(&#migrations),
+            seeds: ::std::borrow::Cow::Borrowed(&#seeds),
         }
     }
 }
