@@ -403,6 +403,17 @@ fn script_error<E: Engine>(
             if committed == 1 { "s" } else { "" }
         )
     };
+    // PostgreSQL keeps a lock per table a transaction touches, in a table of fixed size.
+    let out_of_locks = err
+        .as_database_error()
+        .is_some_and(|e| e.code().as_deref() == Some("53200"));
+    let note = if out_of_locks {
+        format!(
+            "{note}\n  one batch is one transaction, and this one touches more tables than the server's lock table holds: apply it in steps with `--to VERSION`, or raise max_locks_per_transaction"
+        )
+    } else {
+        note
+    };
     RunError::Script {
         file,
         position: E::error_position(&err).map(|offset| line_column(script, offset)),
