@@ -10,7 +10,7 @@ Layouts written under OUT (pick with --layouts):
   sqlx/   migrations/V_name.up.sql + .down.sql in one folder (sqlx-cli's reversible layout)
   knex/   knexfile.js + migrations/V_name.js (knex.raw of the same SQL, one call per statement)
   raw/    up.sql (every up script in order), down.sql (every down script, newest first),
-          up_tx.sql (up.sql inside BEGIN/COMMIT, for the sqlite3 CLI)
+          up_tx.sql, down_tx.sql (the same inside BEGIN/COMMIT, for the sqlite3 CLI)
 
 Standard library only.
 """
@@ -192,6 +192,7 @@ def write_raw(out, migs):
     write(os.path.join(out, "up.sql"), up)
     write(os.path.join(out, "down.sql"), down)
     write(os.path.join(out, "up_tx.sql"), "BEGIN;\n" + up + "COMMIT;\n")
+    write(os.path.join(out, "down_tx.sql"), "BEGIN;\n" + down + "COMMIT;\n")
 
 
 def sql_bytes(migs):

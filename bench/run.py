@@ -202,18 +202,27 @@ class Bench:
                 env["BENCH_MYSQL_PASSWORD"] = a.mysql_password
             argv = ["node", self.a.knex, "--knexfile", knexfile, *verb]
         else:  # the limit: the same SQL through the engine's own CLI, in one transaction
-            assert action == "apply"
+            assert action in ("apply", "rollback")
             raw = os.path.join(case_dir, "raw")
+            file = "up" if action == "apply" else "down"
             a = self.a
             if engine == "postgres":
-                argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", os.path.join(raw, "up.sql"),
+                argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", os.path.join(raw, file + ".sql"),
                         "-h", a.pg_host, "-p", str(a.pg_port), "-U", a.pg_user, "-d", db]
             elif engine == "mysql":
                 argv = self.my_args() + [db]
-                stdin = os.path.join(raw, "up.sql")
+                stdin = os.path.join(raw, file + ".sql")
             else:
-                argv = ["sqlite3", "-bail", db, ".read " + os.path.join(raw, "up_tx.sql")]
+                argv = ["sqlite3", "-bail", db, ".read " + os.path.join(raw, file + "_tx.sql")]
         return argv, env, stdin
+
+    def settle(self, engine):
+        """Before a timed run: flush what earlier runs left dirty, so it is not paid for here."""
+        os.sync()
+        if engine == "postgres":
+            self.psql("CHECKPOINT")
+        elif engine == "mysql":
+            self.mysql("FLUSH TABLES")
 
     def helper(self):
         """bench/.cache/spawn (from spawn.c): measures a child's time and its own peak RSS."""
@@ -309,17 +318,18 @@ class Bench:
         if got != expected:
             raise Failed(f"{what}: expected {expected} generated tables, found {got}")
 
-    def case_apply(self, engine, n, case, tools):
+    def case_apply(self, engine, n, case, tools, runs=None):
         log(f"== {case}: apply {n} migrations, {ENGINE_TITLE[engine]}")
         d = self.generate(case, engine, n)
         creates = self.info[case]["shape"]["create"]
-        for run in range(self.a.runs):
+        for run in range(runs or self.a.runs):
             for tool in tools:
                 if not self.ok(case, tool):
                     continue
                 db = self.new_db(engine, tool)
                 try:
                     argv, env, stdin = self.command(tool, "apply", engine, d, db)
+                    self.settle(engine)
                     s, rss = self.spawn(argv, env, stdin, f"{case}-{tool}-{run}")
                     self.check_tables(engine, db, creates, f"{tool} apply")
                     self.record(case, tool, s, rss)
@@ -347,6 +357,7 @@ class Bench:
                         continue
                     try:
                         argv, env, stdin = self.command(tool, "status", engine, d, dbs[tool])
+                        self.settle(engine)
                         s, rss = self.spawn(argv, env, stdin, f"{case}-{tool}-{run}")
                         self.record(case, tool, s, rss)
                     except Failed as e:
@@ -372,6 +383,7 @@ class Bench:
                         raise Failed(f"setup (apply) failed: {e}")
                     self.check_tables(engine, db, creates, f"{tool} apply")
                     argv, env, stdin = self.command(tool, "rollback", engine, d, db)
+                    self.settle(engine)
                     s, rss = self.spawn(argv, env, stdin, f"{case}-{tool}-{run}")
                     self.check_tables(engine, db, 0, f"{tool} rollback")
                     self.record(case, tool, s, rss)
@@ -395,6 +407,7 @@ class Bench:
                 dbs = [self.new_db("postgres", f"all{i}") for i in range(k)]
                 try:
                     argv, env, stdin = self.command("dbgen", "apply", "postgres", d, dbs, jobs=jobs)
+                    self.settle("postgres")
                     s, rss = self.spawn(argv, env, stdin, f"{key}-{run}")
                     for db in dbs:
                         self.check_tables("postgres", db, creates, f"dbgen --all --jobs {jobs}")
@@ -490,9 +503,10 @@ def report(b, meta):
     if meta["noisy"]:
         w(f"- **NOISY**: {meta['noisy']}. Other work shared the {os.cpu_count()} cores, so absolute times "
           "are inflated and ratios less reliable; rerun on a quiet machine before drawing conclusions.")
-    w(f"- method: median of {a.runs} whole-process runs per cell (spawn to exit), tools interleaved run by "
-      "run, a fresh database per run (created and dropped untimed; `status` reuses one database per tool "
-      f"since it changes nothing); {n:,} migrations = {shape(b, f'apply-postgres-{n}')}. "
+    w(f"- method: median of {a.runs} whole-process runs per cell (spawn to exit; {a.big_runs} run(s) for the "
+      f"{a.big_n:,}-migration memory case), tools interleaved run by run, a fresh database per run (created "
+      "and dropped untimed; `status` reuses one database per tool since it changes nothing), `sync` and a "
+      f"Postgres `CHECKPOINT` before each timed run; {n:,} migrations = {shape(b, f'apply-postgres-{n}')}. "
       "Ratios are of medians measured in this run.")
     w("")
     w("## Time (median)")
@@ -520,14 +534,17 @@ def report(b, meta):
         row(f"apply {n:,}, {ENGINE_TITLE[e]}", f"apply-{e}-{n}", True)
     row(f"status, {n:,} applied, nothing pending, Postgres", f"status-postgres-{n}", False)
     for e in ("postgres", "sqlite"):
-        row(f"roll back all {n:,}, {ENGINE_TITLE[e]}", f"rollback-{e}-{n}", False)
+        row(f"roll back all {n:,}, {ENGINE_TITLE[e]}", f"rollback-{e}-{n}", True)
     allc = f"all-{a.all_dbs}x{a.all_n}"
     j1, j4 = b.med(f"{allc}-jobs1", "dbgen"), b.med(f"{allc}-jobs4", "dbgen")
     w(f"| `migrate latest --all --jobs 1`, {a.all_dbs} databases × {a.all_n}, Postgres | — | {fmt_time(j1)} | — | — | — | — |")
     w(f"| `migrate latest --all --jobs 4`, {a.all_dbs} databases × {a.all_n}, Postgres | — | {fmt_time(j4)} "
       f"({fmt_ratio(ratio(j4, j1))} of `--jobs 1`) | — | — | — | — |")
-    bigc = f"apply-postgres-{big}"
-    w(f"| apply {big:,}, Postgres (dbgen only) | — | {fmt_time(b.med(bigc, 'dbgen'))} | — | — | — | — |")
+    be = a.big_engine
+    bigc = f"apply-{be}-{big}"
+    lim_big = b.med(bigc, "limit")
+    w(f"| apply {big:,}, {ENGINE_TITLE[be]} (limit and dbgen only) | {fmt_time(lim_big)} | "
+      f"{fmt_time(b.med(bigc, 'dbgen'))} | — | — | {fmt_ratio(ratio(b.med(bigc, 'dbgen'), lim_big))} | — |")
     w("")
     w("Cells of peers show (in brackets) their ratio to the limit where there is one.")
     w("")
@@ -540,7 +557,8 @@ def report(b, meta):
         w(f"| apply {n:,}, {ENGINE_TITLE[e]} | {fmt_mb(b.med(c, 'limit', 'rss_kb'))} | "
           f"{fmt_mb(b.med(c, 'dbgen', 'rss_kb'))} | {fmt_mb(b.med(c, 'sqlx', 'rss_kb'))} | "
           f"{fmt_mb(b.med(c, 'knex', 'rss_kb'))} | {sql_size(b, c)} |")
-    w(f"| apply {big:,}, Postgres | — | {fmt_mb(b.med(bigc, 'dbgen', 'rss_kb'))} | — | — | {sql_size(b, bigc)} |")
+    w(f"| apply {big:,}, {ENGINE_TITLE[be]} | {fmt_mb(b.med(bigc, 'limit', 'rss_kb'))} | "
+      f"{fmt_mb(b.med(bigc, 'dbgen', 'rss_kb'))} | — | — | {sql_size(b, bigc)} |")
     w(f"| `--all --jobs 4`, {a.all_dbs} × {a.all_n} | — | {fmt_mb(b.med(f'{allc}-jobs4', 'dbgen', 'rss_kb'))} | — | — | "
       f"{sql_size(b, allc, a.all_dbs)} |")
     w("")
@@ -574,18 +592,21 @@ def report(b, meta):
     r = ratio(j4, j1)
     target(f"`--all --jobs 4` ≤ 0.6× `--jobs 1` ({a.all_dbs} × {a.all_n})", fmt_ratio(r), le(r, 0.6))
     m_big = b.med(bigc, "dbgen", "rss_kb")
-    target(f"peak memory applying {big:,} < 20 MB", fmt_mb(m_big),
+    target(f"peak memory applying {big:,} ({ENGINE_TITLE[be]}) < 20 MB", fmt_mb(m_big),
            None if m_big is None else m_big < 20 * 1024)
-    m_n = b.med(f"apply-postgres-{n}", "dbgen", "rss_kb")
-    sql_n = b.info.get(f"apply-postgres-{n}", {}).get("sql_bytes")
+    m_n = b.med(f"apply-{be}-{n}", "dbgen", "rss_kb")
+    sql_n = b.info.get(f"apply-{be}-{n}", {}).get("sql_bytes")
     sql_big = b.info.get(bigc, {}).get("sql_bytes")
     if None not in (m_big, m_n, sql_n, sql_big):
         grow = (m_big - m_n) * 1024
         sql_grow = sql_big - sql_n
-        target(f"memory grows ({n:,} → {big:,}) no faster than the SQL",
-               f"+{grow / 2**20:.1f} MB for +{sql_grow / 2**20:.1f} MB of SQL", grow <= sql_grow)
+        lim_n, lim_big_m = b.med(f"apply-{be}-{n}", "limit", "rss_kb"), b.med(bigc, "limit", "rss_kb")
+        lim_note = "" if None in (lim_n, lim_big_m) else \
+            f" (the limit's client: {(lim_big_m - lim_n) / 1024:+.1f} MB)"
+        target(f"memory grows ({n:,} → {big:,}, {ENGINE_TITLE[be]}) no faster than the SQL",
+               f"{grow / 2**20:+.1f} MB for +{sql_grow / 2**20:.1f} MB of SQL{lim_note}", grow <= sql_grow)
     else:
-        target(f"memory grows ({n:,} → {big:,}) no faster than the SQL", "—", None)
+        target(f"memory grows ({n:,} → {big:,}, {ENGINE_TITLE[be]}) no faster than the SQL", "—", None)
     w("")
     if a.quick:
         w("Quick mode: small N and one run; the targets column is only a smoke test.")
@@ -597,7 +618,7 @@ def report(b, meta):
             w(f"- {case}, {TOOL_TITLE[tool]}:")
             w("")
             w("  ```")
-            for line in msg.strip().splitlines()[-25:]:
+            for line in excerpt(msg):
                 w("  " + line)
             w("  ```")
         w("")
@@ -613,6 +634,24 @@ def report(b, meta):
         w(f"| {case} | " + " | ".join(cells) + " |")
     w("")
     return "\n".join(lines)
+
+
+def excerpt(msg, keep=20):
+    """The first line of a failure, then the lines around each error (not 1,000 progress lines)."""
+    lines = msg.strip().splitlines()
+    if len(lines) <= keep:
+        return lines
+    hits = [i for i, l in enumerate(lines) if re.search(r"error|panic|fatal|failed", l, re.I)]
+    picked = sorted({0, 1} | {j for i in hits[:4] for j in range(i - 1, min(i + 4, len(lines)))})
+    if len(picked) <= 2:
+        picked = [0, 1] + list(range(len(lines) - keep + 2, len(lines)))
+    out, last = [], -1
+    for i in picked[:keep + 8]:
+        if i > last + 1:
+            out.append("...")
+        out.append(lines[i])
+        last = i
+    return out
 
 
 def shape(b, case):
@@ -636,8 +675,14 @@ def parse_args(argv):
     p.add_argument("--runs", type=int, help="whole-process runs per cell (default 5; --quick 1)")
     p.add_argument("--n", type=int, help="migrations for apply/status/rollback (default 1000; --quick 100)")
     p.add_argument("--big-n", type=int, help="migrations for dbgen's peak-memory run (default 10000; --quick 1000)")
+    p.add_argument("--big-runs", type=int, default=1,
+                   help="runs of the peak-memory case (default 1: max RSS barely varies, and 10,000 "
+                        "migrations take minutes on SQLite, whose DDL slows down as the schema grows)")
     p.add_argument("--all-dbs", type=int, help="databases for --all (default 20; --quick 4)")
     p.add_argument("--all-n", type=int, help="migrations per database for --all (default 100; --quick 20)")
+    p.add_argument("--big-engine", default="sqlite", choices=("sqlite", "postgres", "mysql"),
+                   help="engine of the peak-memory run (default sqlite: a default PostgreSQL cannot hold the "
+                        "locks of 7,100 CREATE TABLEs in one transaction)")
     p.add_argument("--mysql", action="store_true", help="also apply N on MariaDB (slow: DDL there commits each statement)")
     p.add_argument("--only", default="", help="comma-separated cases to run: apply,status,rollback,all,memory (default all)")
     p.add_argument("--dbgen", default=os.path.join(ROOT, "target", "release", "dbgen"))
@@ -713,23 +758,25 @@ def main(argv):
             meta["mysql"] = "MariaDB unreachable"
             if a.mysql:
                 raise
-        apply_engines = ["postgres", "sqlite"] + (["mysql"] if a.mysql else [])
+        apply_engines = ["postgres", "sqlite"] + (["mysql"] if a.mysql or a.big_engine == "mysql" else [])
         meta["apply_engines"] = apply_engines
         peers = b.tools_for(["limit", "dbgen", "sqlx", "knex"])
         if "apply" in a.only or "memory" in a.only:
             for e in apply_engines:
-                if "apply" in a.only or e == "postgres":
-                    tools = peers if "apply" in a.only else [t for t in peers if t == "dbgen"]
+                if "apply" in a.only or e == a.big_engine:
+                    # --only memory still needs the N-migration run to compare with.
+                    tools = peers if "apply" in a.only else [t for t in peers if t in ("limit", "dbgen")]
                     b.case_apply(e, a.n, f"apply-{e}-{a.n}", tools)
         if "status" in a.only:
             b.case_status("postgres", a.n, f"status-postgres-{a.n}", [t for t in peers if t != "limit"])
         if "rollback" in a.only:
             for e in ("postgres", "sqlite"):
-                b.case_rollback(e, a.n, f"rollback-{e}-{a.n}", [t for t in peers if t != "limit"])
+                b.case_rollback(e, a.n, f"rollback-{e}-{a.n}", peers)
         if "all" in a.only:
             b.case_all(a.all_dbs, a.all_n, [1, 4])
         if "memory" in a.only and "dbgen" in peers:
-            b.case_apply("postgres", a.big_n, f"apply-postgres-{a.big_n}", ["dbgen"])
+            b.case_apply(a.big_engine, a.big_n, f"apply-{a.big_engine}-{a.big_n}",
+                         [t for t in peers if t in ("limit", "dbgen")], runs=a.big_runs)
     except KeyboardInterrupt:
         log("interrupted: dropping the benchmark's databases")
         b.drop_all()
