@@ -27,7 +27,7 @@ pub use env::{Env, env_var_names, env_var_names_for, load_env};
 pub use error::Error;
 pub use loader::{
     CONFIG_FILE, DATABASE_CONFIG_FILE, DATABASES_DIR, Database, MIGRATIONS_DIR, Project, SEEDS_DIR,
-    find_project_root, load_project, load_project_with,
+    Scripts, find_project_root, load_project, load_project_reading, load_project_with,
 };
 pub use migration::{
     Migration, MigrationFileName, NO_TRANSACTION_MARKER, is_no_transaction,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use crate::config::{ConfigLayer, LayerKind, display_path};
-use crate::migration::{is_no_transaction, parse_migration_file_name};
+use crate::migration::{MigrationFileName, is_no_transaction, parse_migration_file_name};
 use crate::name::DatabaseName;
 use crate::{
     Checksum, DatabaseConfig, Error, Migration, ProjectSettings, Seed, validate_seed_name,
@@ -102,12 +102,31 @@ pub fn find_project_root(start: &Path) -> PathBuf {
 /// A project without a `database/` folder has no databases; everything else that breaks a
 /// rule is an error naming the file.
 pub fn load_project(root: &Path) -> Result<Project, Error> {
-    load_project_with(root, &root.join(DATABASES_DIR))
+    load(root, &root.join(DATABASES_DIR), Scripts::All)
 }
 
 /// [`load_project`] with the databases in `databases_dir` instead of `root/database`
 /// (the derive's `#[databases(root = "...")]`); `dbgen.toml` is still read from `root`.
 pub fn load_project_with(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
+    load(root, databases_dir, Scripts::All)
+}
+
+/// Which scripts a load reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scripts {
+    All,
+    /// Every file is checked, but down scripts are not read: a migration's `down` is `None`
+    /// and its `down_path` says whether it has one. For commands that only apply or inspect
+    /// migrations: a thousand files fewer to open.
+    UpOnly,
+}
+
+/// [`load_project`], reading only the scripts `scripts` says.
+pub fn load_project_reading(root: &Path, scripts: Scripts) -> Result<Project, Error> {
+    load(root, &root.join(DATABASES_DIR), scripts)
+}
+
+fn load(root: &Path, databases_dir: &Path, scripts: Scripts) -> Result<Project, Error> {
     let base = ConfigLayer::read(&root.join(CONFIG_FILE), LayerKind::Project)?;
     let settings = base.project_settings();
 
@@ -149,7 +168,12 @@ pub fn load_project_with(root: &Path, databases_dir: &Path) -> Result<Project, E
     for (name, path, _) in &folders {
         own_migrations.insert(
             name.to_string(),
-            load_migrations(root, &path.join(crate::MIGRATIONS_DIR), name.as_str())?,
+            load_migrations(
+                root,
+                &path.join(crate::MIGRATIONS_DIR),
+                name.as_str(),
+                scripts,
+            )?,
         );
     }
 
@@ -329,7 +353,8 @@ fn relative(root: &Path, path: &Path) -> Cow<'static, str> {
 struct ScriptFile {
     name: String,
     path: PathBuf,
-    sql: String,
+    /// `None`: not read (a down script under `Scripts::UpOnly`).
+    sql: Option<String>,
 }
 
 /// Loads `dir` as a migrations folder: every entry but dotfiles must be a migration file.
@@ -337,6 +362,7 @@ pub(crate) fn load_migrations(
     root: &Path,
     dir: &Path,
     database: &str,
+    scripts: Scripts,
 ) -> Result<Vec<Migration>, Error> {
     let mut ups: BTreeMap<i64, ScriptFile> = BTreeMap::new();
     let mut downs: BTreeMap<i64, ScriptFile> = BTreeMap::new();
@@ -359,9 +385,19 @@ pub(crate) fn load_migrations(
             .map_err(|reason| bad_file(root, &path, &reason))?;
         files.push((parsed, path));
     }
-    let paths: Vec<&Path> = files.iter().map(|(_, path)| path.as_path()).collect();
-    let scripts = read_scripts(root, &paths)?;
-    for ((parsed, path), sql) in files.into_iter().zip(scripts) {
+    let wanted = |parsed: &MigrationFileName| parsed.is_up || scripts == Scripts::All;
+    let paths: Vec<&Path> = files
+        .iter()
+        .filter(|(parsed, _)| wanted(parsed))
+        .map(|(_, path)| path.as_path())
+        .collect();
+    let mut contents = read_scripts(root, &paths)?.into_iter();
+    for (parsed, path) in files {
+        let sql = if wanted(&parsed) {
+            contents.next()
+        } else {
+            None
+        };
         let script = ScriptFile {
             name: parsed.name,
             sql,
@@ -394,16 +430,18 @@ pub(crate) fn load_migrations(
         .into_iter()
         .map(|(version, up)| {
             let down = downs.remove(&version);
+            let up_sql = up.sql.unwrap_or_default();
+            let down_sql = down.as_ref().and_then(|d| d.sql.clone());
             Migration {
                 version,
-                checksum: Checksum::of_script(&up.sql),
-                up_no_transaction: is_no_transaction(&up.sql),
-                down_no_transaction: down.as_ref().is_some_and(|d| is_no_transaction(&d.sql)),
+                checksum: Checksum::of_script(&up_sql),
+                up_no_transaction: is_no_transaction(&up_sql),
+                down_no_transaction: down_sql.as_deref().is_some_and(is_no_transaction),
                 up_path: relative(root, &up.path),
                 down_path: down.as_ref().map(|d| relative(root, &d.path)),
-                down: down.map(|d| Cow::Owned(d.sql)),
+                down: down_sql.map(Cow::Owned),
                 name: Cow::Owned(up.name),
-                up: Cow::Owned(up.sql),
+                up: Cow::Owned(up_sql),
             }
         })
         .collect())

@@ -31,6 +31,11 @@ impl Migration {
     pub fn id(&self) -> String {
         format!("{}_{}", self.version, self.name)
     }
+
+    /// Whether it has a down script (read or not: see [`crate::Scripts::UpOnly`]).
+    pub fn is_reversible(&self) -> bool {
+        self.down.is_some() || self.down_path.is_some()
+    }
 }
 
 /// What a migration file's name says.

@@ -1093,3 +1093,44 @@ fn many_migrations_load_in_order_and_a_bad_one_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn up_only_loads_check_every_file_but_read_no_down_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "database/a/database.toml", "driver = \"sqlite\"");
+    write(
+        root,
+        "database/a/migrations/1_x.up.sql",
+        "CREATE TABLE x (id INTEGER);",
+    );
+    write(root, "database/a/migrations/1_x.down.sql", "DROP TABLE x;");
+    write(
+        root,
+        "database/a/migrations/2_y.up.sql",
+        "CREATE TABLE y (id INTEGER);",
+    );
+    let project = dbgen_core::load_project_reading(root, dbgen_core::Scripts::UpOnly).unwrap();
+    let ms = &project.databases[0].migrations;
+    assert_eq!(ms[0].down, None);
+    assert_eq!(
+        ms[0].down_path.as_deref(),
+        Some("database/a/migrations/1_x.down.sql")
+    );
+    assert!(ms[0].is_reversible());
+    assert!(!ms[1].is_reversible());
+    assert_eq!(
+        ms[0].checksum,
+        load_project(root).unwrap().databases[0].migrations[0].checksum
+    );
+
+    // The rules still hold for down files that are not read.
+    write(root, "database/a/migrations/3_z.down.sql", "DROP TABLE z;");
+    let err = dbgen_core::load_project_reading(root, dbgen_core::Scripts::UpOnly)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("3_z.down.sql") && err.contains("no up file"),
+        "{err}"
+    );
+}

@@ -264,11 +264,19 @@ impl<'a> Status<'a> {
         let irreversible: Vec<String> = chosen
             .iter()
             .filter_map(|e| e.migration)
-            .filter(|m| m.down.is_none())
+            .filter(|m| !m.is_reversible())
             .map(|m| m.id())
             .collect();
         if !irreversible.is_empty() {
             return Err(Refusal::Irreversible(irreversible));
+        }
+        // A registry loaded without its down scripts must never run an empty one.
+        if let Some(unread) = chosen
+            .iter()
+            .filter_map(|e| e.migration)
+            .find(|m| m.down.is_none())
+        {
+            return Err(Refusal::DownScriptNotLoaded(unread.id()));
         }
         Ok(Plan {
             direction: Direction::Down,
@@ -499,6 +507,18 @@ mod tests {
         let status = Status::new(&ms, &applied);
         let err = status.plan_rollback(None).unwrap_err();
         assert!(matches!(err, Refusal::Irreversible(ref v) if v == &["2_m2"]));
+    }
+
+    #[test]
+    fn an_unread_down_script_is_never_run() {
+        let mut unread = migration(1, false);
+        unread.down_path = Some(Cow::Borrowed("database/x/migrations/1_m1.down.sql"));
+        let ms = vec![unread];
+        let applied = vec![row(&ms[0], 1)];
+        let status = Status::new(&ms, &applied);
+        assert!(
+            matches!(status.plan_rollback(None), Err(Refusal::DownScriptNotLoaded(ref id)) if id == "1_m1")
+        );
     }
 
     #[test]
