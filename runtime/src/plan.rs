@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use dbgen_core::Migration;
+use dbgen_core::{Checksum, Migration};
 
 use crate::engine::AppliedRow;
 use crate::error::Refusal;
@@ -64,7 +64,9 @@ impl<'a> Status<'a> {
                 let row = rows.get(&m.version).copied();
                 let state = match row {
                     None => State::Pending,
-                    Some(row) if row.checksum != m.checksum.to_hex() => State::Modified,
+                    Some(row) if Checksum::from_hex(&row.checksum) != Some(m.checksum) => {
+                        State::Modified
+                    }
                     Some(_) => State::Applied,
                 };
                 Entry {
