@@ -6,8 +6,8 @@ Every measurement is one whole process (fork, exec, connect, work, exit), timed 
 reap, with the client's peak memory (ru_maxrss from os.wait4). Every timed run gets a fresh
 database (created before, dropped after, both untimed), except `status`, which is read-only and
 runs repeatedly against one database per tool. Runs of the different tools are interleaved
-(run 1 of every tool, then run 2 of every tool, ...) so a burst of load from elsewhere hits
-all of them alike. Standard library only.
+(run 1 of every tool, then run 2 of every tool, ..., each round starting with the next tool) so a
+burst of load from elsewhere hits all of them alike. Standard library only.
 """
 
 import argparse
@@ -39,6 +39,12 @@ def log(msg):
 
 class Failed(Exception):
     pass
+
+
+def rotate(tools, run):
+    """Round `run` starts with a different tool, so no tool always runs first (or after the same one)."""
+    k = run % len(tools) if tools else 0
+    return tools[k:] + tools[:k]
 
 
 class Bench:
@@ -323,7 +329,7 @@ class Bench:
         d = self.generate(case, engine, n)
         creates = self.info[case]["shape"]["create"]
         for run in range(runs or self.a.runs):
-            for tool in tools:
+            for tool in rotate(tools, run):
                 if not self.ok(case, tool):
                     continue
                 db = self.new_db(engine, tool)
@@ -352,7 +358,7 @@ class Bench:
                 except Failed as e:
                     self.fail(case, tool, f"setup (apply) failed: {e}")
             for run in range(self.a.runs):
-                for tool in tools:
+                for tool in rotate(tools, run):
                     if not self.ok(case, tool):
                         continue
                     try:
@@ -371,7 +377,7 @@ class Bench:
         d = self.generate(case, engine, n)
         creates = self.info[case]["shape"]["create"]
         for run in range(self.a.runs):
-            for tool in tools:
+            for tool in rotate(tools, run):
                 if not self.ok(case, tool):
                     continue
                 db = self.new_db(engine, tool)
@@ -400,7 +406,7 @@ class Bench:
         if not self.available("dbgen"):
             return
         for run in range(self.a.runs):
-            for jobs in jobs_list:
+            for jobs in rotate(jobs_list, run):
                 key = f"{case}-jobs{jobs}"
                 if not self.ok(key, "dbgen"):
                     continue
@@ -564,33 +570,44 @@ def report(b, meta):
     w("")
     w("## Targets (issue 5)")
     w("")
-    w("| target | measured | result |")
-    w("|---|---|---|")
+    w("| target | measured (ratio of medians) | per-round ratios: median (min – max) | result |")
+    w("|---|---|---|---|")
 
-    def target(title, value_text, passed):
+    def target(title, value_text, passed, rounds="—"):
         res = "n/a" if passed is None else ("**pass**" if passed else "**FAIL**")
-        w(f"| {title} | {value_text} | {res} |")
+        w(f"| {title} | {value_text} | {rounds} | {res} |")
+
+    def paired(case_a, tool_a, case_b, tool_b):
+        """Ratios of the runs made in the same round (load drifts hit both alike)."""
+        xs = b.samples.get((case_a, tool_a), [])
+        ys = b.samples.get((case_b, tool_b), [])
+        if not xs or len(xs) != len(ys) or not b.ok(case_a, tool_a) or not b.ok(case_b, tool_b):
+            return "—"
+        rs = [x["s"] / y["s"] for x, y in zip(xs, ys)]
+        return f"{statistics.median(rs):.2f}× ({min(rs):.2f} – {max(rs):.2f})"
 
     def le(x, limit):
         return None if x is None else x <= limit
 
     c = f"apply-postgres-{n}"
     r = ratio(b.med(c, "dbgen"), b.med(c, "limit"))
-    target(f"apply {n:,} on Postgres ≤ 1.05× the limit", fmt_ratio(r), le(r, 1.05))
+    target(f"apply {n:,} on Postgres ≤ 1.05× the limit", fmt_ratio(r), le(r, 1.05), paired(c, "dbgen", c, "limit"))
     c = f"apply-sqlite-{n}"
     r = ratio(b.med(c, "dbgen"), b.med(c, "limit"))
-    target(f"apply {n:,} on SQLite ≤ 1.2× the limit", fmt_ratio(r), le(r, 1.2))
+    target(f"apply {n:,} on SQLite ≤ 1.2× the limit", fmt_ratio(r), le(r, 1.2), paired(c, "dbgen", c, "limit"))
     c = f"status-postgres-{n}"
     d = b.med(c, "dbgen")
     r = ratio(d, b.med(c, "sqlx"))
-    target("no-op status ≤ 0.5× sqlx-cli", fmt_ratio(r), le(r, 0.5))
+    target("no-op status ≤ 0.5× sqlx-cli", fmt_ratio(r), le(r, 0.5), paired(c, "dbgen", c, "sqlx"))
     target("no-op status < 15 ms", fmt_time(d), None if d is None else d < 0.015)
     for e in ("postgres", "sqlite"):
         c = f"rollback-{e}-{n}"
         r = ratio(b.med(c, "dbgen"), b.med(c, "sqlx"))
-        target(f"roll back all on {ENGINE_TITLE[e]} ≤ 0.7× sqlx-cli", fmt_ratio(r), le(r, 0.7))
+        target(f"roll back all on {ENGINE_TITLE[e]} ≤ 0.7× sqlx-cli", fmt_ratio(r), le(r, 0.7),
+               paired(c, "dbgen", c, "sqlx"))
     r = ratio(j4, j1)
-    target(f"`--all --jobs 4` ≤ 0.6× `--jobs 1` ({a.all_dbs} × {a.all_n})", fmt_ratio(r), le(r, 0.6))
+    target(f"`--all --jobs 4` ≤ 0.6× `--jobs 1` ({a.all_dbs} × {a.all_n})", fmt_ratio(r), le(r, 0.6),
+           paired(f"{allc}-jobs4", "dbgen", f"{allc}-jobs1", "dbgen"))
     m_big = b.med(bigc, "dbgen", "rss_kb")
     target(f"peak memory applying {big:,} ({ENGINE_TITLE[be]}) < 20 MB", fmt_mb(m_big),
            None if m_big is None else m_big < 20 * 1024)
@@ -699,7 +716,10 @@ def parse_args(argv):
     p.add_argument("--mysql-port", type=int, default=int(os.environ.get("BENCH_MYSQL_PORT", "3306")))
     p.add_argument("--mysql-user", default=os.environ.get("BENCH_MYSQL_USER", "root"))
     p.add_argument("--mysql-password", default=os.environ.get("BENCH_MYSQL_PASSWORD", ""))
+    p.add_argument("--report-only", metavar="JSON", help="print the tables of an earlier run from its .json "
+                   "(written to --out only if --out is given); runs nothing")
     a = p.parse_args(argv)
+    a.out_given = a.out is not None
     q = a.quick
     a.runs = a.runs or (1 if q else 5)
     a.n = a.n or (100 if q else 1000)
@@ -714,8 +734,31 @@ def parse_args(argv):
     return a
 
 
+SHAPE_ARGS = ("quick", "runs", "n", "big_n", "big_engine", "big_runs", "all_dbs", "all_n", "mysql")
+
+
+def rerender(a):
+    """--report-only JSON: the tables again from a run's raw samples (after a change to the report)."""
+    with open(a.report_only) as f:
+        raw = json.load(f)
+    for k, v in raw["meta"].get("args", {}).items():
+        setattr(a, k, v)
+    b = Bench(a)
+    b.info = raw["info"]
+    b.errors = {tuple(k.split("/", 1)): m for k, m in raw["errors"].items()}
+    b.samples = {tuple(k.split("/", 1)): xs for k, xs in raw["samples"].items()}
+    text = report(b, raw["meta"])
+    if a.out_given:
+        with open(a.out, "w") as f:
+            f.write(text)
+    print(text)
+    return 0
+
+
 def main(argv):
     a = parse_args(argv)
+    if a.report_only:
+        return rerender(a)
 
     def on_term(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -807,6 +850,7 @@ def main(argv):
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write(text)
+    meta["args"] = {k: getattr(a, k) for k in SHAPE_ARGS}
     raw = {"meta": meta, "info": b.info, "errors": {f"{c}/{t}": m for (c, t), m in b.errors.items()},
            "samples": {f"{c}/{t}": xs for (c, t), xs in b.samples.items()}}
     with open(os.path.splitext(a.out)[0] + ".json", "w") as f:
