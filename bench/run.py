@@ -3,7 +3,7 @@
 
 Usually started by bench/run.sh, which installs the peers and builds dbgen first.
 Every measurement is one whole process (fork, exec, connect, work, exit), timed from spawn to
-reap, with the client's peak memory (ru_maxrss from os.wait4). Every timed run gets a fresh
+reap, with the client's peak memory (ru_maxrss from wait4, in the small spawn helper: spawn.c). Every timed run gets a fresh
 database (created before, dropped after, both untimed), except `status`, which is read-only and
 runs repeatedly against one database per tool. Runs of the different tools are interleaved
 (run 1 of every tool, then run 2 of every tool, ..., each round starting with the next tool) so a

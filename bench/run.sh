@@ -2,7 +2,7 @@
 # The benchmark of issue 5, in one command: installs what is missing, builds dbgen (release),
 # then runs bench/run.py, which prints the markdown table and writes bench/results/latest.md.
 #
-#   bench/run.sh                 # the full run (median of 5; about 20-30 minutes)
+#   bench/run.sh                 # the full run (median of 5; about 25 minutes on 2 cores)
 #   bench/run.sh --quick         # smoke test: 1 run, small N (writes bench/results/quick.md)
 #   bench/run.sh --runs 3 --mysql --only apply,status
 #   bench/run.sh --help          # every option of run.py
@@ -26,7 +26,7 @@ for a in "$@"; do
   case "$a" in
     --no-build) build=0 ;;
     --no-install) install=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; echo; exec python3 "$HERE/run.py" --help ;;
+    -h|--help) sed -n '2,11p' "$0"; echo; exec python3 "$HERE/run.py" --help ;;
     *) args+=("$a") ;;
   esac
 done
