@@ -26,7 +26,7 @@ for a in "$@"; do
   case "$a" in
     --no-build) build=0 ;;
     --no-install) install=0 ;;
-    -h|--help) sed -n '2,11p' "$0"; echo; exec python3 "$HERE/run.py" --help ;;
+    -h|--help) sed -n '2,12p' "$0"; echo; exec python3 "$HERE/run.py" --help ;;
     *) args+=("$a") ;;
   esac
 done
