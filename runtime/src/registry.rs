@@ -2,12 +2,10 @@
 //! for each one its connection, a pool, and `migrate_latest` for migrate-on-start.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use dbgen_core::{
-    ConnectionSettings, Database, DatabaseConfig, Driver, Migration, Seed, load_env,
-    resolve_connection,
+    ConnectionSettings, Database, DatabaseConfig, Driver, Migration, Seed, resolve_connection,
 };
 use sqlx::pool::PoolOptions;
 
@@ -73,17 +71,6 @@ pub trait Databases: Copy + Sized + Send + Sync + 'static {
             };
             run_one(self.definition(), &job, &ctx, settings).await
         }
-    }
-}
-
-impl Context {
-    /// The process environment over `./.env`, with SQLite paths relative to the current folder.
-    pub fn from_current_dir() -> Result<Self, RunError> {
-        let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        Ok(Self {
-            env: load_env(&base_dir)?,
-            base_dir,
-        })
     }
 }
 

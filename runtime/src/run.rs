@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dbgen_core::{Database, Driver, Env, resolve_connection, resolve_placeholders};
+use dbgen_core::{Database, Driver, Env, load_env, resolve_connection, resolve_placeholders};
 use futures_util::StreamExt;
 use futures_util::stream;
 
@@ -19,6 +19,17 @@ use crate::seeder;
 pub struct Context {
     pub env: Env,
     pub base_dir: PathBuf,
+}
+
+impl Context {
+    /// The process environment over `./.env`, with SQLite paths relative to the current folder.
+    pub fn from_current_dir() -> Result<Self, RunError> {
+        let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Ok(Self {
+            env: load_env(&base_dir)?,
+            base_dir,
+        })
+    }
 }
 
 /// One unit of work for each selected database.
