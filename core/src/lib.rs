@@ -9,6 +9,7 @@ mod config;
 mod connection;
 mod env;
 mod error;
+mod files;
 mod loader;
 mod migration;
 mod name;

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use crate::config::{ConfigLayer, LayerKind, display_path};
-use crate::migration::{MigrationFileName, is_no_transaction, parse_migration_file_name};
+use crate::files::{Entry, read_script, read_scripts, relative, sorted_entries};
+use crate::migration::{is_no_transaction, parse_migration_file_name};
 use crate::name::DatabaseName;
 use crate::{
     Checksum, DatabaseConfig, Error, Migration, ProjectSettings, Seed, validate_seed_name,
@@ -133,10 +134,10 @@ fn load(root: &Path, databases_dir: &Path, scripts: Scripts) -> Result<Project, 
     let mut folders = Vec::new();
     for Entry {
         name: file_name,
-        path,
         is_dir,
     } in sorted_entries(databases_dir, true)?
     {
+        let path = databases_dir.join(&file_name);
         if !is_dir {
             return Err(bad_file(
                 root,
@@ -177,10 +178,12 @@ fn load(root: &Path, databases_dir: &Path, scripts: Scripts) -> Result<Project, 
         );
     }
 
-    let mut databases = Vec::with_capacity(folders.len());
+    // A database that takes another's migrations gets a copy; every other one then takes
+    // its own, so the usual project copies nothing.
+    let mut copies = Vec::with_capacity(folders.len());
     for (name, path, config) in &folders {
-        let migrations = match &config.migrations_from {
-            None => own_migrations[name.as_str()].clone(),
+        copies.push(match &config.migrations_from {
+            None => None,
             Some(source) => {
                 let config_path = display_path(root, &path.join(DATABASE_CONFIG_FILE));
                 let problem = |problem: &str| Error::BadMigrationsSource {
@@ -216,12 +219,17 @@ fn load(root: &Path, databases_dir: &Path, scripts: Scripts) -> Result<Project, 
                         display_path(root, &path.join(MIGRATIONS_DIR)).display()
                     )));
                 }
-                own_migrations[source.as_ref()].clone()
+                Some(own_migrations[source.as_ref()].clone())
             }
-        };
+        });
+    }
+    let mut databases = Vec::with_capacity(folders.len());
+    for ((name, path, config), copy) in folders.into_iter().zip(copies) {
+        let migrations =
+            copy.unwrap_or_else(|| own_migrations.remove(name.as_str()).unwrap_or_default());
         databases.push(Database {
             name: Cow::Owned(name.to_string()),
-            config: config.clone(),
+            config,
             migrations: Cow::Owned(migrations),
             seeds: Cow::Owned(load_seeds(root, &path.join(SEEDS_DIR))?),
         });
@@ -257,194 +265,124 @@ fn bad_file(root: &Path, path: &Path, reason: &str) -> Error {
     }
 }
 
-/// One entry of a folder.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    name: String,
-    path: PathBuf,
-    is_dir: bool,
+/// One migration file, as the loader holds it between listing and reading: a project of
+/// 10,000 migrations has 20,000 of these at once, so its name is held only inside `path`.
+struct MigrationFile {
+    version: i64,
+    is_up: bool,
+    /// Relative to the project root, as messages show it; it becomes the migration's path.
+    path: String,
+    /// Where the file name starts in `path`.
+    name_at: usize,
 }
 
-/// The entries of `dir` sorted by name, without dotfiles; a missing folder is empty.
-fn sorted_entries(dir: &Path, missing_ok: bool) -> Result<Vec<Entry>, Error> {
-    let io = |source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(io)?;
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            return Err(Error::BadFile {
-                path,
-                reason: "the file name is not valid UTF-8: rename it".to_string(),
-            });
-        };
-        if !name.starts_with('.') {
-            // The entry's type comes with the listing; only a symlink needs a `stat`.
-            let is_dir = match entry.file_type() {
-                Ok(t) if !t.is_symlink() => t.is_dir(),
-                _ => path.is_dir(),
-            };
-            out.push(Entry { name, path, is_dir });
-        }
+impl MigrationFile {
+    fn file_name(&self) -> &str {
+        &self.path[self.name_at..]
     }
-    out.sort();
-    Ok(out)
-}
 
-/// Reads many scripts, on several threads when there are enough of them to pay off (a
-/// thousand small files cost tens of milliseconds of system calls one by one).
-fn read_scripts(root: &Path, paths: &[&Path]) -> Result<Vec<String>, Error> {
-    const PER_THREAD: usize = 128;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(paths.len().div_ceil(PER_THREAD))
-        .max(1);
-    if threads == 1 {
-        return paths.iter().map(|path| read_script(root, path)).collect();
+    /// The slug: `create_users`. The name was checked when the file was listed.
+    fn slug(&self) -> &str {
+        parse_migration_file_name(self.file_name()).map_or("", |parsed| parsed.name)
     }
-    let chunk = paths.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let readers: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|path| read_script(root, path))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut scripts = Vec::with_capacity(paths.len());
-        for reader in readers {
-            let part = reader
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            scripts.extend(part);
-        }
-        Ok(scripts)
-    })
-}
-
-fn read_script(root: &Path, path: &Path) -> Result<String, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: display_path(root, path),
-        source,
-    })?;
-    String::from_utf8(bytes)
-        .map_err(|_| bad_file(root, path, "the file is not valid UTF-8: save it as UTF-8"))
-}
-
-fn relative(root: &Path, path: &Path) -> Cow<'static, str> {
-    Cow::Owned(
-        display_path(root, path)
-            .to_string_lossy()
-            .replace('\\', "/"),
-    )
-}
-
-struct ScriptFile {
-    name: String,
-    path: PathBuf,
-    /// `None`: not read (a down script under `Scripts::UpOnly`).
-    sql: Option<String>,
 }
 
 /// Loads `dir` as a migrations folder: every entry but dotfiles must be a migration file.
+///
+/// Every name is checked before any file is read, and nothing is held twice, so that a
+/// project of 10,000 migrations costs little more than its SQL.
 pub(crate) fn load_migrations(
     root: &Path,
     dir: &Path,
     database: &str,
     scripts: Scripts,
 ) -> Result<Vec<Migration>, Error> {
-    let mut ups: BTreeMap<i64, ScriptFile> = BTreeMap::new();
-    let mut downs: BTreeMap<i64, ScriptFile> = BTreeMap::new();
-    // Every name is checked before any file is read.
-    let mut files = Vec::new();
-    for Entry {
-        name: file_name,
-        path,
-        is_dir,
-    } in sorted_entries(dir, true)?
-    {
+    let shown_dir = relative(root, dir);
+    let entries = sorted_entries(dir, true)?;
+    let mut files = Vec::with_capacity(entries.len());
+    for Entry { name, is_dir } in entries {
         if is_dir {
             return Err(bad_file(
                 root,
-                &path,
+                &dir.join(&name),
                 "folders inside migrations/ are not read: move its files up into migrations/ or remove it",
             ));
         }
-        let parsed = parse_migration_file_name(&file_name)
-            .map_err(|reason| bad_file(root, &path, &reason))?;
-        files.push((parsed, path));
-    }
-    let wanted = |parsed: &MigrationFileName| parsed.is_up || scripts == Scripts::All;
-    let paths: Vec<&Path> = files
-        .iter()
-        .filter(|(parsed, _)| wanted(parsed))
-        .map(|(_, path)| path.as_path())
-        .collect();
-    let mut contents = read_scripts(root, &paths)?.into_iter();
-    for (parsed, path) in files {
-        let sql = if wanted(&parsed) {
-            contents.next()
-        } else {
-            None
-        };
-        let script = ScriptFile {
-            name: parsed.name,
-            sql,
+        let parsed = parse_migration_file_name(&name)
+            .map_err(|reason| bad_file(root, &dir.join(&name), &reason))?;
+        let mut path = String::with_capacity(shown_dir.len() + 1 + name.len());
+        path.push_str(&shown_dir);
+        path.push('/');
+        let name_at = path.len();
+        path.push_str(&name);
+        files.push(MigrationFile {
+            version: parsed.version,
+            is_up: parsed.is_up,
             path,
-        };
-        let side = if parsed.is_up { &mut ups } else { &mut downs };
-        if let Some(first) = side.get(&parsed.version) {
+            name_at,
+        });
+    }
+    // By version, a down file just before its up file; stable, so that of two files with
+    // one version the first in name order is reported first.
+    files.sort_by_key(|f| (f.version, f.is_up));
+    for pair in files.windows(2) {
+        let (first, second) = (&pair[0], &pair[1]);
+        if first.version == second.version && first.is_up == second.is_up {
             return Err(Error::DuplicateVersion {
                 database: database.to_string(),
-                version: parsed.version,
-                first: display_path(root, &first.path),
-                second: display_path(root, &script.path),
+                version: first.version,
+                first: display_path(root, &dir.join(first.file_name())),
+                second: display_path(root, &dir.join(second.file_name())),
             });
         }
-        side.insert(parsed.version, script);
     }
-    for (version, down) in &downs {
-        if ups.get(version).is_none_or(|up| up.name != down.name) {
+    for (i, down) in files.iter().enumerate().filter(|(_, f)| !f.is_up) {
+        let up = files.get(i + 1).filter(|up| up.version == down.version);
+        if up.is_none_or(|up| up.slug() != down.slug()) {
             return Err(bad_file(
                 root,
-                &down.path,
+                &dir.join(down.file_name()),
                 &format!(
-                    "this down file has no up file ({version}_{}.up.sql): add it, or rename the down file to match its up file",
-                    down.name
+                    "this down file has no up file ({}_{}.up.sql): add it, or rename the down file to match its up file",
+                    down.version,
+                    down.slug()
                 ),
             ));
         }
     }
-    Ok(ups
-        .into_iter()
-        .map(|(version, up)| {
-            let down = downs.remove(&version);
-            let up_sql = up.sql.unwrap_or_default();
-            let down_sql = down.as_ref().and_then(|d| d.sql.clone());
-            Migration {
-                version,
-                checksum: Checksum::of_script(&up_sql),
-                up_no_transaction: is_no_transaction(&up_sql),
-                down_no_transaction: down_sql.as_deref().is_some_and(is_no_transaction),
-                up_path: relative(root, &up.path),
-                down_path: down.as_ref().map(|d| relative(root, &d.path)),
-                down: down_sql.map(Cow::Owned),
-                name: Cow::Owned(up.name),
-                up: Cow::Owned(up_sql),
-            }
-        })
-        .collect())
+
+    let wanted = |f: &MigrationFile| f.is_up || scripts == Scripts::All;
+    let names: Vec<&str> = files
+        .iter()
+        .filter(|f| wanted(f))
+        .map(MigrationFile::file_name)
+        .collect();
+    let mut contents = read_scripts(root, dir, &names)?.into_iter();
+
+    let mut migrations = Vec::with_capacity(files.iter().filter(|f| f.is_up).count());
+    let mut down: Option<(String, Option<String>)> = None;
+    for file in files {
+        let sql = if wanted(&file) { contents.next() } else { None };
+        if !file.is_up {
+            down = Some((file.path, sql));
+            continue;
+        }
+        let up = sql.unwrap_or_default();
+        let (down_path, down_sql) = down.take().unzip();
+        let down_sql = down_sql.flatten();
+        migrations.push(Migration {
+            version: file.version,
+            name: Cow::Owned(file.slug().to_owned()),
+            checksum: Checksum::of_script(&up),
+            up_no_transaction: is_no_transaction(&up),
+            down_no_transaction: down_sql.as_deref().is_some_and(is_no_transaction),
+            up_path: Cow::Owned(file.path),
+            down_path: down_path.map(Cow::Owned),
+            down: down_sql.map(Cow::Owned),
+            up: Cow::Owned(up),
+        });
+    }
+    Ok(migrations)
 }
 
 /// Loads `dir` as a seeds folder: `*.sql` files, in lexical order.
@@ -452,10 +390,10 @@ pub(crate) fn load_seeds(root: &Path, dir: &Path) -> Result<Vec<Seed>, Error> {
     let mut seeds = Vec::new();
     for Entry {
         name: file_name,
-        path,
         is_dir,
     } in sorted_entries(dir, true)?
     {
+        let path = dir.join(&file_name);
         let name = file_name
             .strip_suffix(".sql")
             .filter(|_| !is_dir)

@@ -38,16 +38,16 @@ impl Migration {
     }
 }
 
-/// What a migration file's name says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationFileName {
+/// What a migration file's name says; `name` borrows from the file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationFileName<'a> {
     pub version: i64,
-    pub name: String,
+    pub name: &'a str,
     pub is_up: bool,
 }
 
 /// Parses a file name from `migrations/`; the error says which rule it breaks.
-pub fn parse_migration_file_name(file_name: &str) -> Result<MigrationFileName, String> {
+pub fn parse_migration_file_name(file_name: &str) -> Result<MigrationFileName<'_>, String> {
     let (stem, is_up) = if let Some(stem) = file_name.strip_suffix(".up.sql") {
         (stem, true)
     } else if let Some(stem) = file_name.strip_suffix(".down.sql") {
@@ -72,7 +72,7 @@ pub fn parse_migration_file_name(file_name: &str) -> Result<MigrationFileName, S
     validate_migration_slug(name).map_err(|e| format!("{e}; {PATTERN}"))?;
     Ok(MigrationFileName {
         version,
-        name: name.to_string(),
+        name,
         is_up,
     })
 }
@@ -114,7 +114,7 @@ mod tests {
             up,
             MigrationFileName {
                 version: 20250823075842,
-                name: "initial_schema".into(),
+                name: "initial_schema",
                 is_up: true
             }
         );

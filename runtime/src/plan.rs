@@ -1,7 +1,7 @@
 //! What to run, decided from the known migrations and the tracking table alone:
 //! pure functions, no database, so every rule here is unit-tested.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use dbgen_core::{Checksum, Migration};
 
@@ -38,7 +38,7 @@ impl State {
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
     pub version: i64,
-    pub name: String,
+    pub name: &'a str,
     pub state: State,
     pub migration: Option<&'a Migration>,
     pub applied: Option<&'a AppliedRow>,
@@ -71,18 +71,19 @@ impl<'a> Status<'a> {
                 };
                 Entry {
                     version: m.version,
-                    name: m.name.to_string(),
+                    name: &m.name,
                     state,
                     migration: Some(m),
                     applied: row,
                 }
             })
             .collect();
+        let known: HashSet<i64> = migrations.iter().map(|m| m.version).collect();
         for row in applied {
-            if !migrations.iter().any(|m| m.version == row.version) {
+            if !known.contains(&row.version) {
                 entries.push(Entry {
                     version: row.version,
-                    name: row.name.clone(),
+                    name: &row.name,
                     state: if row.version > newest_known {
                         State::Ahead
                     } else {

@@ -55,7 +55,7 @@ impl StatusReport {
                 .iter()
                 .map(|e| MigrationReport {
                     version: e.version,
-                    name: e.name.clone(),
+                    name: e.name.to_string(),
                     state: e.state,
                     batch: e.applied.map(|r| r.batch),
                     applied_at: e.applied.map(|r| r.applied_at),
