@@ -2,7 +2,7 @@
 # The benchmark of issue 5, in one command: installs what is missing, builds dbgen (release),
 # then runs bench/run.py, which prints the markdown table and writes bench/results/latest.md.
 #
-#   bench/run.sh                 # the full run (median of 5; about 25 minutes on 2 cores)
+#   bench/run.sh                 # the full run (median of 5; about 7 minutes on a quiet 2-core machine)
 #   bench/run.sh --quick         # smoke test: 1 run, small N (writes bench/results/quick.md)
 #   bench/run.sh --runs 3 --mysql --only apply,status
 #   bench/run.sh --help          # every option of run.py
