@@ -51,6 +51,12 @@ pub enum Error {
     BadFile { path: PathBuf, reason: String },
 
     #[error(
+        "{} changed while dbgen was running (its checksum is no longer the one it had when the project was loaded), so it was not run: run the command again",
+        path.display()
+    )]
+    ChangedWhileRunning { path: PathBuf },
+
+    #[error(
         "duplicate migration version {version} in database `{database}`: {} and {} (give one of them a new version)",
         first.display(), second.display()
     )]

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::config::display_path;
@@ -53,45 +53,61 @@ pub(crate) fn sorted_entries(dir: &Path, missing_ok: bool) -> Result<Vec<Entry>,
     Ok(out)
 }
 
-/// Reads the scripts `dir/<name>` in the order of `names`, on several threads when there
-/// are enough of them to pay off.
-pub(crate) fn read_scripts(root: &Path, dir: &Path, names: &[&str]) -> Result<Vec<String>, Error> {
+/// Reads the file of each of `items` (at `path_of(item)`) and hands its text to `visit`, on
+/// several threads when there are enough files to pay off. Nothing read is kept.
+pub(crate) fn visit_scripts<T: Send>(
+    root: &Path,
+    items: &mut [T],
+    path_of: impl Fn(&T) -> PathBuf + Sync,
+    visit: impl Fn(&mut T, &str) + Sync,
+) -> Result<(), Error> {
     const PER_THREAD: usize = 128;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(names.len().div_ceil(PER_THREAD))
+        .min(items.len().div_ceil(PER_THREAD))
         .max(1);
-    let read_all = |part: &[&str]| {
+    let visit_all = |part: &mut [T]| {
         let mut buffer = ScriptBuffer::new();
-        part.iter()
-            .map(|name| buffer.read(root, &dir.join(name)))
-            .collect::<Result<Vec<_>, _>>()
+        for item in part {
+            let path = path_of(item);
+            let text = buffer.read(&path, || display_path(root, &path))?;
+            visit(item, text);
+        }
+        Ok(())
     };
     if threads == 1 {
-        return read_all(names);
+        return visit_all(items);
     }
-    let mut parts = names.chunks(names.len().div_ceil(threads));
+    let size = items.len().div_ceil(threads);
+    let mut parts = items.chunks_mut(size);
     let first = parts.next().unwrap_or_default();
     std::thread::scope(|scope| {
-        let readers: Vec<_> = parts
-            .map(|part| scope.spawn(move || read_all(part)))
-            .collect();
+        let readers: Vec<_> = parts.map(|part| scope.spawn(|| visit_all(part))).collect();
         // This thread reads the first part rather than wait idle.
-        let mut scripts = read_all(first)?;
-        scripts.reserve(names.len() - scripts.len());
+        let mut result = visit_all(first);
         for reader in readers {
             let part = reader
                 .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            scripts.extend(part);
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            // The error of the earliest file wins, whichever thread finished first.
+            result = result.and(part);
         }
-        Ok(scripts)
+        result
     })
 }
 
 /// Reads one script (a seed).
 pub(crate) fn read_script(root: &Path, path: &Path) -> Result<String, Error> {
-    ScriptBuffer::new().read(root, path)
+    ScriptBuffer::new()
+        .read(path, || display_path(root, path))
+        .map(str::to_owned)
+}
+
+/// Reads one script that messages call `shown`.
+pub(crate) fn read_text(shown: &str, path: &Path) -> Result<String, Error> {
+    ScriptBuffer::new()
+        .read(path, || PathBuf::from(shown))
+        .map(str::to_owned)
 }
 
 /// A buffer reused across the scripts one thread reads.
@@ -102,11 +118,11 @@ impl ScriptBuffer {
         Self(vec![0; 16 * 1024])
     }
 
-    /// Reads until end of file into the buffer, then copies out an exactly sized string.
-    /// (`fs::read` would `stat` each file for its size first: one system call in five.)
-    fn read(&mut self, root: &Path, path: &Path) -> Result<String, Error> {
+    /// Reads until end of file into the buffer. (`fs::read` would `stat` each file for its
+    /// size first: one system call in five.) `shown` names the file in errors.
+    fn read(&mut self, path: &Path, shown: impl Fn() -> PathBuf) -> Result<&str, Error> {
         let io = |source| Error::Io {
-            path: display_path(root, path),
+            path: shown(),
             source,
         };
         let mut file = File::open(path).map_err(io)?;
@@ -122,11 +138,10 @@ impl ScriptBuffer {
                 Err(e) => return Err(io(e)),
             }
         }
-        let text = std::str::from_utf8(&self.0[..len]).map_err(|_| Error::BadFile {
-            path: display_path(root, path),
+        std::str::from_utf8(&self.0[..len]).map_err(|_| Error::BadFile {
+            path: shown(),
             reason: "the file is not valid UTF-8: save it as UTF-8".to_string(),
-        })?;
-        Ok(text.to_owned())
+        })
     }
 }
 
@@ -144,24 +159,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scripts_larger_than_the_buffer_are_read_whole_and_in_order() {
+    fn every_script_is_visited_whole_with_its_own_item() {
         let dir = tempfile::tempdir().unwrap();
         let big = "select 1;\n".repeat(5_000); // 50 KB: the buffer grows twice
-        let names: Vec<String> = (0..300).map(|i| format!("{i:03}.sql")).collect();
-        for (i, name) in names.iter().enumerate() {
-            let text = if i == 7 {
+        let mut items: Vec<(usize, String)> = (0..300).map(|i| (i, String::new())).collect();
+        for (i, _) in &items {
+            let text = if *i == 7 {
                 big.clone()
             } else {
                 format!("-- {i}\n")
             };
-            std::fs::write(dir.path().join(name), text).unwrap();
+            std::fs::write(dir.path().join(format!("{i:03}.sql")), text).unwrap();
         }
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let scripts = read_scripts(dir.path(), dir.path(), &refs).unwrap();
-        assert_eq!(scripts.len(), 300);
-        assert_eq!(scripts[7], big);
-        assert_eq!(scripts[299], "-- 299\n");
-        assert_eq!(scripts[7].capacity(), big.len());
+        visit_scripts(
+            dir.path(),
+            &mut items,
+            |(i, _)| dir.path().join(format!("{i:03}.sql")),
+            |(_, seen), text| *seen = text.to_string(),
+        )
+        .unwrap();
+        assert_eq!(items[7].1, big);
+        assert_eq!(items[299].1, "-- 299\n");
+        assert_eq!(items[0].1, "-- 0\n");
     }
 
     #[test]
@@ -173,7 +192,11 @@ mod tests {
             err.to_string().contains("bad.sql") && err.to_string().contains("UTF-8"),
             "{err}"
         );
-        let err = read_scripts(dir.path(), dir.path(), &["gone.sql"]).unwrap_err();
+        let mut items = ["gone.sql"];
+        let err =
+            visit_scripts(dir.path(), &mut items, |n| dir.path().join(n), |_, _| {}).unwrap_err();
         assert!(err.to_string().contains("gone.sql"), "{err}");
+        let err = read_text("shown/bad.sql", &dir.path().join("bad.sql")).unwrap_err();
+        assert!(err.to_string().starts_with("shown/bad.sql"), "{err}");
     }
 }

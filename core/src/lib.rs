@@ -28,11 +28,11 @@ pub use env::{Env, env_var_names, env_var_names_for, load_env};
 pub use error::Error;
 pub use loader::{
     CONFIG_FILE, DATABASE_CONFIG_FILE, DATABASES_DIR, Database, MIGRATIONS_DIR, Project, SEEDS_DIR,
-    Scripts, find_project_root, load_project, load_project_reading, load_project_with,
+    find_project_root, load_project, load_project_with,
 };
 pub use migration::{
-    Migration, MigrationFileName, NO_TRANSACTION_MARKER, is_no_transaction,
-    parse_migration_file_name, validate_migration_slug,
+    EmbeddedScripts, Migration, MigrationFileName, MigrationsFolder, NO_TRANSACTION_MARKER,
+    ScriptSource, is_no_transaction, parse_migration_file_name, validate_migration_slug,
 };
 pub use name::{DatabaseName, RESERVED_NAMES};
 pub use placeholder::{resolve_placeholders, substitute_placeholders};

@@ -4,9 +4,11 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
+use std::sync::Arc;
+
 use crate::config::{ConfigLayer, LayerKind, display_path};
-use crate::files::{Entry, read_script, read_scripts, relative, sorted_entries};
-use crate::migration::{is_no_transaction, parse_migration_file_name};
+use crate::files::{Entry, read_script, relative, sorted_entries, visit_scripts};
+use crate::migration::{MigrationsFolder, ScriptSource, parse_migration_file_name};
 use crate::name::DatabaseName;
 use crate::{
     Checksum, DatabaseConfig, Error, Migration, ProjectSettings, Seed, validate_seed_name,
@@ -103,31 +105,16 @@ pub fn find_project_root(start: &Path) -> PathBuf {
 /// A project without a `database/` folder has no databases; everything else that breaks a
 /// rule is an error naming the file.
 pub fn load_project(root: &Path) -> Result<Project, Error> {
-    load(root, &root.join(DATABASES_DIR), Scripts::All)
+    load(root, &root.join(DATABASES_DIR))
 }
 
 /// [`load_project`] with the databases in `databases_dir` instead of `root/database`
 /// (the derive's `#[databases(root = "...")]`); `dbgen.toml` is still read from `root`.
 pub fn load_project_with(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
-    load(root, databases_dir, Scripts::All)
+    load(root, databases_dir)
 }
 
-/// Which scripts a load reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scripts {
-    All,
-    /// Every file is checked, but down scripts are not read: a migration's `down` is `None`
-    /// and its `down_path` says whether it has one. For commands that only apply or inspect
-    /// migrations: a thousand files fewer to open.
-    UpOnly,
-}
-
-/// [`load_project`], reading only the scripts `scripts` says.
-pub fn load_project_reading(root: &Path, scripts: Scripts) -> Result<Project, Error> {
-    load(root, &root.join(DATABASES_DIR), scripts)
-}
-
-fn load(root: &Path, databases_dir: &Path, scripts: Scripts) -> Result<Project, Error> {
+fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
     let base = ConfigLayer::read(&root.join(CONFIG_FILE), LayerKind::Project)?;
     let settings = base.project_settings();
 
@@ -169,12 +156,7 @@ fn load(root: &Path, databases_dir: &Path, scripts: Scripts) -> Result<Project, 
     for (name, path, _) in &folders {
         own_migrations.insert(
             name.to_string(),
-            load_migrations(
-                root,
-                &path.join(crate::MIGRATIONS_DIR),
-                name.as_str(),
-                scripts,
-            )?,
+            load_migrations(root, &path.join(crate::MIGRATIONS_DIR), name.as_str())?,
         );
     }
 
@@ -265,124 +247,189 @@ fn bad_file(root: &Path, path: &Path, reason: &str) -> Error {
     }
 }
 
-/// One migration file, as the loader holds it between listing and reading: a project of
-/// 10,000 migrations has 20,000 of these at once, so its name is held only inside `path`.
-struct MigrationFile {
+/// A down file as the loader lists it, until it is matched with its up file.
+struct DownFile {
     version: i64,
-    is_up: bool,
-    /// Relative to the project root, as messages show it; it becomes the migration's path.
-    path: String,
-    /// Where the file name starts in `path`.
-    name_at: usize,
+    version_digits: u16,
+    slug: Box<str>,
 }
 
-impl MigrationFile {
-    fn file_name(&self) -> &str {
-        &self.path[self.name_at..]
-    }
-
-    /// The slug: `create_users`. The name was checked when the file was listed.
-    fn slug(&self) -> &str {
-        parse_migration_file_name(self.file_name()).map_or("", |parsed| parsed.name)
-    }
+/// The checked entries of a migrations folder: a migration per up file, in version order (the
+/// checksums not yet computed), and the down files.
+struct Listing {
+    ups: Vec<Migration>,
+    downs: Vec<DownFile>,
 }
 
 /// Loads `dir` as a migrations folder: every entry but dotfiles must be a migration file.
 ///
-/// Every name is checked before any file is read, and nothing is held twice: no full paths
-/// while listing, no second map, one exactly sized path per file.
+/// Every name is checked before any file is read. Only up scripts are read, each once, for
+/// its checksum; no script is kept (they are read again when they run), so memory grows with
+/// the number of migrations, not with their SQL.
 pub(crate) fn load_migrations(
     root: &Path,
     dir: &Path,
     database: &str,
-    scripts: Scripts,
 ) -> Result<Vec<Migration>, Error> {
-    let shown_dir = relative(root, dir);
-    let entries = sorted_entries(dir, true)?;
-    let mut files = Vec::with_capacity(entries.len());
-    for Entry { name, is_dir } in entries {
-        if is_dir {
-            return Err(bad_file(
-                root,
-                &dir.join(&name),
-                "folders inside migrations/ are not read: move its files up into migrations/ or remove it",
-            ));
-        }
-        let parsed = parse_migration_file_name(&name)
-            .map_err(|reason| bad_file(root, &dir.join(&name), &reason))?;
-        let mut path = String::with_capacity(shown_dir.len() + 1 + name.len());
-        path.push_str(&shown_dir);
-        path.push('/');
-        let name_at = path.len();
-        path.push_str(&name);
-        files.push(MigrationFile {
-            version: parsed.version,
-            is_up: parsed.is_up,
-            path,
-            name_at,
+    let folder = Arc::new(MigrationsFolder {
+        path: dir.to_path_buf(),
+        shown: relative(root, dir).into_owned(),
+    });
+    let Listing { mut ups, downs } = list_migrations(root, &folder)?;
+    let duplicate = |m: &[Migration]| {
+        m.windows(2)
+            .find(|w| w[0].version == w[1].version)
+            .map(|w| (w[0].version, w[0].up_path(), w[1].up_path()))
+    };
+    let down_path = |d: &DownFile| {
+        let digits = usize::from(d.version_digits);
+        format!(
+            "{}/{:0digits$}_{}.down.sql",
+            folder.shown, d.version, d.slug
+        )
+    };
+    let down_duplicate = downs
+        .windows(2)
+        .find(|w| w[0].version == w[1].version)
+        .map(|w| {
+            (
+                w[0].version,
+                down_path(&w[0]).into(),
+                down_path(&w[1]).into(),
+            )
+        });
+    // Of several duplicates, the lowest version is reported.
+    if let Some((version, first, second)) = [duplicate(&ups), down_duplicate]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(version, _, _)| *version)
+    {
+        return Err(Error::DuplicateVersion {
+            database: database.to_string(),
+            version,
+            first: PathBuf::from(first.as_ref()),
+            second: PathBuf::from(second.as_ref()),
         });
     }
-    // By version, a down file just before its up file; stable, so that of two files with
-    // one version the first in name order is reported first.
-    files.sort_by_key(|f| (f.version, f.is_up));
-    for pair in files.windows(2) {
-        let (first, second) = (&pair[0], &pair[1]);
-        if first.version == second.version && first.is_up == second.is_up {
-            return Err(Error::DuplicateVersion {
-                database: database.to_string(),
-                version: first.version,
-                first: display_path(root, &dir.join(first.file_name())),
-                second: display_path(root, &dir.join(second.file_name())),
+    for down in &downs {
+        let up = ups
+            .binary_search_by_key(&down.version, |m| m.version)
+            .ok()
+            .map(|i| &mut ups[i])
+            .filter(|up| up.name == *down.slug);
+        match up.map(|up| &mut up.source) {
+            Some(ScriptSource::Files {
+                version_digits,
+                has_down,
+                ..
+            }) if *version_digits == down.version_digits => *has_down = true,
+            _ => {
+                let digits = usize::from(down.version_digits);
+                return Err(Error::BadFile {
+                    path: down_path(down).into(),
+                    reason: format!(
+                        "this down file has no up file ({:0digits$}_{}.up.sql): add it, or rename the down file to match its up file",
+                        down.version, down.slug
+                    ),
+                });
+            }
+        }
+    }
+    drop(downs);
+    visit_scripts(
+        root,
+        &mut ups,
+        |m| folder.path.join(m.file_name(true)),
+        |m, up| m.checksum = Checksum::of_script(up),
+    )?;
+    Ok(ups)
+}
+
+/// Lists and checks a migrations folder's names. A bad entry is reported after the listing,
+/// the first in name order, so that the error does not depend on the file system's order.
+fn list_migrations(root: &Path, folder: &Arc<MigrationsFolder>) -> Result<Listing, Error> {
+    let dir = &folder.path;
+    let io = |source| Error::Io {
+        path: display_path(root, dir),
+        source,
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Listing {
+                ups: Vec::new(),
+                downs: Vec::new(),
+            });
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let (mut ups, mut downs) = (Vec::new(), Vec::new());
+    let mut first_bad: Option<(String, String)> = None;
+    for entry in entries {
+        let entry = entry.map_err(io)?;
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
+            return Err(Error::BadFile {
+                path: display_path(root, &entry.path()),
+                reason: "the file name is not valid UTF-8: rename it".to_string(),
+            });
+        };
+        if name.starts_with('.')
+            || first_bad
+                .as_ref()
+                .is_some_and(|(bad, _)| bad.as_str() < name)
+        {
+            continue;
+        }
+        // The entry's type comes with the listing; only a symlink needs a `stat`.
+        let is_dir = match entry.file_type() {
+            Ok(t) if !t.is_symlink() => t.is_dir(),
+            _ => entry.path().is_dir(),
+        };
+        let parsed = if is_dir {
+            Err("folders inside migrations/ are not read: move its files up into migrations/ or remove it".to_string())
+        } else {
+            parse_migration_file_name(name)
+        };
+        let parsed = match parsed {
+            Ok(parsed) => parsed,
+            Err(reason) => {
+                first_bad = Some((name.to_string(), reason));
+                continue;
+            }
+        };
+        // The digits as written: `0001` is version 1, and its file is found again by them.
+        let version_digits = u16::try_from(name.find('_').unwrap_or_default()).unwrap_or(u16::MAX);
+        if parsed.is_up {
+            ups.push(Migration {
+                version: parsed.version,
+                name: Cow::Owned(parsed.name.to_owned()),
+                checksum: Checksum([0; 32]),
+                source: ScriptSource::Files {
+                    folder: Arc::clone(folder),
+                    version_digits,
+                    has_down: false,
+                },
+            });
+        } else {
+            downs.push(DownFile {
+                version: parsed.version,
+                version_digits,
+                slug: parsed.name.into(),
             });
         }
     }
-    for (i, down) in files.iter().enumerate().filter(|(_, f)| !f.is_up) {
-        let up = files.get(i + 1).filter(|up| up.version == down.version);
-        if up.is_none_or(|up| up.slug() != down.slug()) {
-            return Err(bad_file(
-                root,
-                &dir.join(down.file_name()),
-                &format!(
-                    "this down file has no up file ({}_{}.up.sql): add it, or rename the down file to match its up file",
-                    down.version,
-                    down.slug()
-                ),
-            ));
-        }
+    if let Some((name, reason)) = first_bad {
+        return Err(bad_file(root, &dir.join(name), &reason));
     }
-
-    let wanted = |f: &MigrationFile| f.is_up || scripts == Scripts::All;
-    let names: Vec<&str> = files
-        .iter()
-        .filter(|f| wanted(f))
-        .map(MigrationFile::file_name)
-        .collect();
-    let mut contents = read_scripts(root, dir, &names)?.into_iter();
-
-    let mut migrations = Vec::with_capacity(files.iter().filter(|f| f.is_up).count());
-    let mut down: Option<(String, Option<String>)> = None;
-    for file in files {
-        let sql = if wanted(&file) { contents.next() } else { None };
-        if !file.is_up {
-            down = Some((file.path, sql));
-            continue;
-        }
-        let up = sql.unwrap_or_default();
-        let (down_path, down_sql) = down.take().unzip();
-        let down_sql = down_sql.flatten();
-        migrations.push(Migration {
-            version: file.version,
-            name: Cow::Owned(file.slug().to_owned()),
-            checksum: Checksum::of_script(&up),
-            up_no_transaction: is_no_transaction(&up),
-            down_no_transaction: down_sql.as_deref().is_some_and(is_no_transaction),
-            up_path: Cow::Owned(file.path),
-            down_path: down_path.map(Cow::Owned),
-            down: down_sql.map(Cow::Owned),
-            up: Cow::Owned(up),
-        });
-    }
-    Ok(migrations)
+    // By version, then by name, so that of two files with one version the first in name
+    // order is reported first.
+    ups.sort_unstable_by(|a, b| {
+        (a.version.cmp(&b.version)).then_with(|| a.file_name(true).cmp(&b.file_name(true)))
+    });
+    downs.sort_unstable_by(|a, b| (a.version, &a.slug).cmp(&(b.version, &b.slug)));
+    ups.shrink_to_fit();
+    Ok(Listing { ups, downs })
 }
 
 /// Loads `dir` as a seeds folder: `*.sql` files, in lexical order.

@@ -1,8 +1,11 @@
 //! Migration files: `<version>_<slug>.up.sql` with an optional `<version>_<slug>.down.sql`.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::Checksum;
+use crate::files::read_text;
+use crate::{Checksum, Error};
 
 /// A first line that makes a migration run outside any transaction.
 pub const NO_TRANSACTION_MARKER: &str = "-- dbgen:no-transaction";
@@ -10,20 +13,52 @@ pub const NO_TRANSACTION_MARKER: &str = "-- dbgen:no-transaction";
 const PATTERN: &str = "expected <version>_<name>.up.sql or <version>_<name>.down.sql, where <version> is digits (e.g. 20250823075842) and <name> is a-z, 0-9 and _";
 
 /// One migration of one database, as loaded from disk or embedded by the derive.
+///
+/// It holds what planning needs (version, name, checksum); the scripts stay where they are
+/// until they run (see [`ScriptSource`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
     pub version: i64,
     /// The slug after the version: `initial_schema`.
     pub name: Cow<'static, str>,
-    pub up: Cow<'static, str>,
-    /// `None`: the migration is irreversible.
-    pub down: Option<Cow<'static, str>>,
-    pub up_no_transaction: bool,
-    pub down_no_transaction: bool,
+    /// Of the up script, as loaded.
     pub checksum: Checksum,
-    /// The up file, relative to the project root, for messages.
-    pub up_path: Cow<'static, str>,
-    pub down_path: Option<Cow<'static, str>>,
+    pub source: ScriptSource,
+}
+
+/// Where a migration's scripts are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptSource {
+    /// Compiled into the application by `#[derive(Databases)]`.
+    Embedded(&'static EmbeddedScripts),
+    /// Files of a migrations folder, read when they run, so that a project of 10,000
+    /// migrations is not held in memory at once. The file names are rebuilt from the version
+    /// (written with `version_digits` digits: `0001_x.up.sql`) and the name.
+    Files {
+        folder: Arc<MigrationsFolder>,
+        version_digits: u16,
+        has_down: bool,
+    },
+}
+
+/// The scripts of an embedded migration, and the paths they were read from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EmbeddedScripts {
+    pub up: &'static str,
+    /// `None`: the migration is irreversible.
+    pub down: Option<&'static str>,
+    /// Relative to the project root, for messages.
+    pub up_path: &'static str,
+    pub down_path: Option<&'static str>,
+}
+
+/// A migrations folder, shared by every migration read from it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MigrationsFolder {
+    /// Where its files are read from.
+    pub path: PathBuf,
+    /// Relative to the project root with `/` separators, as messages show it.
+    pub shown: String,
 }
 
 impl Migration {
@@ -32,9 +67,73 @@ impl Migration {
         format!("{}_{}", self.version, self.name)
     }
 
-    /// Whether it has a down script (read or not: see [`crate::Scripts::UpOnly`]).
+    /// Whether it has a down script.
     pub fn is_reversible(&self) -> bool {
-        self.down.is_some() || self.down_path.is_some()
+        match &self.source {
+            ScriptSource::Embedded(scripts) => scripts.down.is_some(),
+            ScriptSource::Files { has_down, .. } => *has_down,
+        }
+    }
+
+    /// The up file, relative to the project root.
+    pub fn up_path(&self) -> Cow<'static, str> {
+        self.path(true)
+    }
+
+    /// The down file, relative to the project root; `None` when irreversible.
+    pub fn down_path(&self) -> Option<Cow<'static, str>> {
+        self.is_reversible().then(|| self.path(false))
+    }
+
+    fn path(&self, up: bool) -> Cow<'static, str> {
+        match &self.source {
+            ScriptSource::Embedded(s) if up => Cow::Borrowed(s.up_path),
+            ScriptSource::Embedded(s) => Cow::Borrowed(s.down_path.unwrap_or_default()),
+            ScriptSource::Files { folder, .. } => {
+                Cow::Owned(format!("{}/{}", folder.shown, self.file_name(up)))
+            }
+        }
+    }
+
+    /// `0001_initial_schema.up.sql`, as the file is named on disk.
+    pub(crate) fn file_name(&self, up: bool) -> String {
+        let digits = match &self.source {
+            ScriptSource::Files { version_digits, .. } => usize::from(*version_digits),
+            ScriptSource::Embedded(_) => 0,
+        };
+        let kind = if up { "up" } else { "down" };
+        format!("{:0digits$}_{}.{kind}.sql", self.version, self.name)
+    }
+
+    /// The up script. A file is read now and must still be what was loaded: a file changed
+    /// since is an error rather than SQL that its recorded checksum does not describe.
+    pub fn up_script(&self) -> Result<Cow<'static, str>, Error> {
+        match &self.source {
+            ScriptSource::Embedded(scripts) => Ok(Cow::Borrowed(scripts.up)),
+            ScriptSource::Files { folder, .. } => {
+                let up = read_text(&self.up_path(), &folder.path.join(self.file_name(true)))?;
+                if Checksum::of_script(&up) != self.checksum {
+                    return Err(Error::ChangedWhileRunning {
+                        path: self.up_path().into_owned().into(),
+                    });
+                }
+                Ok(Cow::Owned(up))
+            }
+        }
+    }
+
+    /// The down script, read now; `None` when irreversible.
+    pub fn down_script(&self) -> Result<Option<Cow<'static, str>>, Error> {
+        match &self.source {
+            ScriptSource::Embedded(scripts) => Ok(scripts.down.map(Cow::Borrowed)),
+            ScriptSource::Files { folder, .. } => match self.down_path() {
+                None => Ok(None),
+                Some(shown) => {
+                    let path = folder.path.join(self.file_name(false));
+                    Ok(Some(Cow::Owned(read_text(&shown, &path)?)))
+                }
+            },
+        }
     }
 }
 

@@ -17,7 +17,7 @@ pub fn resolve_placeholders(db: &Database, env: &Env) -> Result<Vec<(String, Str
             .or_else(|| p.default.as_ref().map(|d| d.to_string()));
         match value {
             Some(value) => values.push((p.name.to_string(), value)),
-            None if is_used(db, &p.name) => {
+            None if is_used(db, &p.name)? => {
                 return Err(Error::MissingPlaceholder {
                     database: db.name.to_string(),
                     name: p.name.to_string(),
@@ -30,13 +30,19 @@ pub fn resolve_placeholders(db: &Database, env: &Env) -> Result<Vec<(String, Str
     Ok(values)
 }
 
-fn is_used(db: &Database, name: &str) -> bool {
+/// Whether a script of `db` holds `${name}`. Only asked for a placeholder without a value,
+/// so reading every script again here costs nothing in the usual run.
+fn is_used(db: &Database, name: &str) -> Result<bool, Error> {
     let token = format!("${{{name}}}");
-    db.migrations
-        .iter()
-        .flat_map(|m| std::iter::once(m.up.as_ref()).chain(m.down.as_deref()))
-        .chain(db.seeds.iter().map(|s| s.sql.as_ref()))
-        .any(|script| script.contains(&token))
+    if db.seeds.iter().any(|s| s.sql.contains(&token)) {
+        return Ok(true);
+    }
+    for m in db.migrations.iter() {
+        if m.up_script()?.contains(&token) || m.down_script()?.is_some_and(|s| s.contains(&token)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// `script` with each declared `${name}` replaced; undeclared `${...}` text is left alone.

@@ -8,8 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use dbgen_core::{
-    Checksum, DEFAULT_MIGRATIONS_TABLE, DEFAULT_REGISTRY_MODULE, Driver, Project,
-    find_project_root, load_project,
+    Checksum, DEFAULT_MIGRATIONS_TABLE, DEFAULT_REGISTRY_MODULE, Driver, Migration, Project,
+    find_project_root, is_no_transaction, load_project,
 };
 use tempfile::TempDir;
 
@@ -202,30 +202,31 @@ fn migrations_are_sorted_by_version_with_their_flags() {
     let early = &migrations[0];
     assert_eq!(early.version, 3);
     assert_eq!(early.name, "early");
-    assert_eq!(early.up, "SELECT 3;\n");
-    assert_eq!(early.down.as_deref(), Some("SELECT -3;\n"));
-    assert!(!early.up_no_transaction);
-    assert!(!early.down_no_transaction);
+    assert_eq!(up(early), "SELECT 3;\n");
+    assert_eq!(down(early).as_deref(), Some("SELECT -3;\n"));
+    assert!(!is_no_transaction(&up(early)));
+    assert!(!is_no_transaction(&down(early).unwrap()));
 
     let initial = &migrations[1];
     assert_eq!(initial.version, 20250823075842);
     assert_eq!(initial.name, "initial_schema");
     assert_eq!(
-        initial.up, "CREATE TABLE users (id int);\r\nCREATE TABLE roles (id int);\r\n",
+        up(initial),
+        "CREATE TABLE users (id int);\r\nCREATE TABLE roles (id int);\r\n",
         "the script is kept as written; only the checksum normalises line endings"
     );
-    assert!(initial.down.as_deref().unwrap().starts_with("-- dbgen:"));
-    assert!(!initial.up_no_transaction);
+    assert!(down(initial).unwrap().starts_with("-- dbgen:"));
+    assert!(!is_no_transaction(&up(initial)));
     assert!(
-        initial.down_no_transaction,
+        is_no_transaction(&down(initial).unwrap()),
         "the down file's marker is its own"
     );
 
     let roles = &migrations[2];
-    assert!(roles.up_no_transaction);
-    assert!(!roles.down_no_transaction);
-    assert_eq!(roles.down, None, "no down file = irreversible");
-    assert_eq!(roles.down_path, None);
+    assert!(is_no_transaction(&up(roles)));
+    assert_eq!(down(roles), None, "no down file = irreversible");
+    assert!(!roles.is_reversible());
+    assert_eq!(roles.down_path(), None);
 
     assert!(
         project.database("audit").unwrap().migrations.is_empty(),
@@ -266,7 +267,7 @@ fn crlf_and_lf_copies_of_a_project_have_equal_checksums() {
         &lf.databases[0].migrations[0],
         &crlf.databases[0].migrations[0],
     );
-    assert_ne!(lf.up, crlf.up);
+    assert_ne!(up(lf), up(crlf));
     assert_eq!(lf.checksum, crlf.checksum);
 }
 
@@ -277,11 +278,11 @@ fn paths_are_relative_to_the_root_with_slashes() {
     let permiso = project.database("permiso").unwrap();
     let initial = &permiso.migrations[1];
     assert_eq!(
-        initial.up_path,
+        initial.up_path(),
         "database/permiso/migrations/20250823075842_initial_schema.up.sql"
     );
     assert_eq!(
-        initial.down_path.as_deref(),
+        initial.down_path().as_deref(),
         Some("database/permiso/migrations/20250823075842_initial_schema.down.sql")
     );
     assert_eq!(permiso.seeds[0].path, "database/permiso/seeds/01_b.sql");
@@ -885,9 +886,10 @@ fn a_database_can_reuse_another_databases_migrations() {
     };
     assert_eq!(checksums(test), checksums(permiso));
     assert_eq!(test.migrations.len(), 2);
-    assert!(test.migrations[1].up_no_transaction);
+    assert!(is_no_transaction(&up(&test.migrations[1])));
     assert_eq!(
-        test.migrations[0].up_path, "database/permiso/migrations/1_init.up.sql",
+        test.migrations[0].up_path(),
+        "database/permiso/migrations/1_init.up.sql",
         "paths point at the files that are actually run"
     );
 
@@ -1075,9 +1077,9 @@ fn many_migrations_load_in_order_and_a_bad_one_is_named() {
     for (i, m) in migrations.iter().enumerate() {
         let v = i as i64 + 1;
         assert_eq!(m.version, v);
-        assert_eq!(m.up, format!("CREATE TABLE t{v} (id INTEGER);"));
+        assert_eq!(up(m), format!("CREATE TABLE t{v} (id INTEGER);"));
         assert_eq!(
-            m.down.as_deref(),
+            down(m).as_deref(),
             Some(format!("DROP TABLE t{v};").as_str())
         );
     }
@@ -1095,42 +1097,82 @@ fn many_migrations_load_in_order_and_a_bad_one_is_named() {
 }
 
 #[test]
-fn up_only_loads_check_every_file_but_read_no_down_script() {
+fn scripts_are_read_when_they_run_and_must_not_change_in_between() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write(root, "database/a/database.toml", "driver = \"sqlite\"");
     write(
         root,
-        "database/a/migrations/1_x.up.sql",
+        "database/a/migrations/0001_x.up.sql",
         "CREATE TABLE x (id INTEGER);",
     );
-    write(root, "database/a/migrations/1_x.down.sql", "DROP TABLE x;");
+    write(
+        root,
+        "database/a/migrations/0001_x.down.sql",
+        "DROP TABLE x;",
+    );
     write(
         root,
         "database/a/migrations/2_y.up.sql",
         "CREATE TABLE y (id INTEGER);",
     );
-    let project = dbgen_core::load_project_reading(root, dbgen_core::Scripts::UpOnly).unwrap();
-    let ms = &project.databases[0].migrations;
-    assert_eq!(ms[0].down, None);
-    assert_eq!(
-        ms[0].down_path.as_deref(),
-        Some("database/a/migrations/1_x.down.sql")
+    write(
+        root,
+        "database/a/migrations/3_z.up.sql",
+        "CREATE TABLE z (id INTEGER);",
     );
-    assert!(ms[0].is_reversible());
-    assert!(!ms[1].is_reversible());
-    assert_eq!(
-        ms[0].checksum,
-        load_project(root).unwrap().databases[0].migrations[0].checksum
-    );
-
-    // The rules still hold for down files that are not read.
     write(root, "database/a/migrations/3_z.down.sql", "DROP TABLE z;");
-    let err = dbgen_core::load_project_reading(root, dbgen_core::Scripts::UpOnly)
-        .unwrap_err()
-        .to_string();
+    let project = load_project(root).unwrap();
+    let ms = &project.databases[0].migrations;
+    assert_eq!(
+        ms[0].up_path(),
+        "database/a/migrations/0001_x.up.sql",
+        "a version's leading zeros are kept"
+    );
+    assert_eq!(up(&ms[0]), "CREATE TABLE x (id INTEGER);");
+    assert_eq!(down(&ms[0]).as_deref(), Some("DROP TABLE x;"));
+    assert!(!ms[1].is_reversible());
+
+    // An up script edited after loading is refused, not run under its old checksum.
+    write(
+        root,
+        "database/a/migrations/2_y.up.sql",
+        "DROP TABLE users;",
+    );
+    let err = ms[1].up_script().unwrap_err().to_string();
     assert!(
-        err.contains("3_z.down.sql") && err.contains("no up file"),
+        err.contains("database/a/migrations/2_y.up.sql")
+            && err.contains("changed while dbgen was running"),
         "{err}"
     );
+    // A down script is read when it runs, and a bad one is named then.
+    std::fs::write(root.join("database/a/migrations/3_z.down.sql"), b"\xff").unwrap();
+    let err = ms[2].down_script().unwrap_err().to_string();
+    assert!(
+        err.contains("database/a/migrations/3_z.down.sql") && err.contains("UTF-8"),
+        "{err}"
+    );
+    std::fs::remove_file(root.join("database/a/migrations/3_z.down.sql")).unwrap();
+    let err = ms[2].down_script().unwrap_err().to_string();
+    assert!(
+        err.contains("cannot read database/a/migrations/3_z.down.sql"),
+        "{err}"
+    );
+
+    // A down file must be written with its up file's version, leading zeros and all.
+    write(root, "database/a/migrations/1_x.down.sql", "DROP TABLE x;");
+    std::fs::remove_file(root.join("database/a/migrations/0001_x.down.sql")).unwrap();
+    let err = load_project(root).unwrap_err().to_string();
+    assert!(
+        err.contains("1_x.down.sql") && err.contains("no up file (1_x.up.sql)"),
+        "{err}"
+    );
+}
+
+fn up(m: &Migration) -> String {
+    m.up_script().unwrap().into_owned()
+}
+
+fn down(m: &Migration) -> Option<String> {
+    m.down_script().unwrap().map(|s| s.into_owned())
 }

@@ -43,11 +43,11 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             commands::make::seed(&root()?, &database, &name)?
         }
         Command::Migrate(MigrateCommand::Run(command)) => {
-            let (project, ctx) = runtime_context(&root()?, command.scripts_needed())?;
+            let (project, ctx) = runtime_context(&root()?)?;
             return Ok(dbgen_runtime::run_migrate(&command, &project.databases, &ctx).into());
         }
         Command::Seed(SeedCommand::Run(command)) => {
-            let (project, ctx) = runtime_context(&root()?, dbgen_core::Scripts::UpOnly)?;
+            let (project, ctx) = runtime_context(&root()?)?;
             return Ok(dbgen_runtime::run_seed(&command, &project.databases, &ctx).into());
         }
         Command::List => commands::list::run(&root()?)?,
@@ -70,9 +70,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
 /// (`.env` there, the process environment winning), where relative SQLite paths start.
 fn runtime_context(
     root: &std::path::Path,
-    scripts: dbgen_core::Scripts,
 ) -> Result<(dbgen_core::Project, dbgen_runtime::Context), CliError> {
-    let project = dbgen_core::load_project_reading(root, scripts)?;
+    let project = dbgen_core::load_project(root)?;
     let ctx = dbgen_runtime::Context {
         env: dbgen_core::load_env(root)?,
         base_dir: root.to_path_buf(),

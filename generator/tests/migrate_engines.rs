@@ -425,6 +425,38 @@ fn irreversible_stops_rollback(engine: Engine) {
     assert_eq!(p.versions().len(), 3);
 }
 
+/// Down scripts are read when a rollback needs them, all of them before the first runs.
+fn unreadable_down_script_stops_rollback_before_anything(engine: Engine) {
+    let Some(p) = Project::new(engine) else {
+        return;
+    };
+    for version in 1..=3 {
+        p.table_migration(version);
+    }
+    p.run(&["migrate", "latest", "app"]).ok();
+    let down = p
+        .root()
+        .join("database/app/migrations/2_create_t2.down.sql");
+    std::fs::write(&down, b"DROP TABLE t2; -- \xff\n").unwrap();
+    let run = p.run(&["migrate", "reset", "app"]).fails(1);
+    assert!(
+        run.stderr()
+            .contains("database/app/migrations/2_create_t2.down.sql: the file is not valid UTF-8"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        p.user_tables(),
+        strings(&["t1", "t2", "t3"]),
+        "t3, reverted first, is still there"
+    );
+    assert_eq!(p.versions().len(), 3);
+
+    std::fs::write(&down, "DROP TABLE t2;\n").unwrap();
+    p.run(&["migrate", "reset", "app"]).ok();
+    assert!(p.user_tables().is_empty());
+}
+
 fn seeds_run_in_order(engine: Engine) {
     let Some(p) = Project::new(engine) else {
         return;
@@ -750,6 +782,7 @@ on_every_engine!(
     ahead_is_not_missing,
     out_of_order_warns_and_strict_refuses,
     irreversible_stops_rollback,
+    unreadable_down_script_stops_rollback_before_anything,
     seeds_run_in_order,
     dry_run_changes_nothing,
     concurrent_runners_apply_each_migration_once,

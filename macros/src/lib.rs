@@ -274,37 +274,44 @@ fn option_cow(text: Option<&str>) -> Tokens {
 
 fn included(root: &Path, relative: &str) -> Tokens {
     let path = root.join(relative).to_string_lossy().into_owned();
-    quote! { ::std::borrow::Cow::Borrowed(include_str!(#path)) }
+    quote! { include_str!(#path) }
 }
 
 fn migration(root: &Path, m: &Migration) -> Tokens {
     let version = m.version;
     let name = cow(&m.name);
-    let up = included(root, &m.up_path);
-    let down = match &m.down_path {
+    let up_path = m.up_path();
+    let up = included(root, &up_path);
+    let (down, down_path) = match m.down_path() {
         Some(path) => {
-            let down = included(root, path);
-            quote! { ::core::option::Option::Some(#down) }
+            let down = included(root, &path);
+            (
+                quote! { ::core::option::Option::Some(#down) },
+                quote! { ::core::option::Option::Some(#path) },
+            )
         }
-        None => quote! { ::core::option::Option::None },
+        None => (
+            quote! { ::core::option::Option::None },
+            quote! { ::core::option::Option::None },
+        ),
     };
-    let (up_nt, down_nt) = (m.up_no_transaction, m.down_no_transaction);
     // One byte-string literal, not 32 integer literals: thousands of migrations make the
     // difference in type checking.
     let checksum = proc_macro2::Literal::byte_string(&m.checksum.0);
-    let up_path = cow(&m.up_path);
-    let down_path = option_cow(m.down_path.as_deref());
+    let up_path = up_path.as_ref();
     quote! {
         ::dbgen_runtime::core::Migration {
             version: #version,
             name: #name,
-            up: #up,
-            down: #down,
-            up_no_transaction: #up_nt,
-            down_no_transaction: #down_nt,
             checksum: ::dbgen_runtime::core::Checksum(*#checksum),
-            up_path: #up_path,
-            down_path: #down_path,
+            source: ::dbgen_runtime::core::ScriptSource::Embedded(
+                &::dbgen_runtime::core::EmbeddedScripts {
+                    up: #up,
+                    down: #down,
+                    up_path: #up_path,
+                    down_path: #down_path,
+                },
+            ),
         }
     }
 }
@@ -313,7 +320,7 @@ fn seed(root: &Path, s: &Seed) -> Tokens {
     let name = cow(&s.name);
     let sql = included(root, &s.path);
     let path = cow(&s.path);
-    quote! { ::dbgen_runtime::core::Seed { name: #name, sql: #sql, path: #path } }
+    quote! { ::dbgen_runtime::core::Seed { name: #name, sql: ::std::borrow::Cow::Borrowed(#sql), path: #path } }
 }
 
 fn definition(db: &Database) -> Tokens {

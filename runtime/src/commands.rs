@@ -153,17 +153,6 @@ impl From<Exit> for ExitCode {
 }
 
 impl MigrateCommand {
-    /// Which scripts a registry read from disk must hold for this command: only rollbacks
-    /// (and their dry runs) run down scripts.
-    pub fn scripts_needed(&self) -> dbgen_core::Scripts {
-        match self {
-            MigrateCommand::Rollback { .. }
-            | MigrateCommand::Reset { .. }
-            | MigrateCommand::Down { .. } => dbgen_core::Scripts::All,
-            _ => dbgen_core::Scripts::UpOnly,
-        }
-    }
-
     fn parts(&self) -> (&Targets, Job) {
         let options = |dry_run: bool, strict: bool| MigrateOptions { dry_run, strict };
         match self {

@@ -24,11 +24,6 @@ pub enum Refusal {
     )]
     Irreversible(Vec<String>),
 
-    #[error(
-        "the down script of {0} was not loaded: this is a bug in the program that loaded the registry (it must read down scripts for rollbacks)"
-    )]
-    DownScriptNotLoaded(String),
-
     #[error("no migration has version {0}: `migrate status` lists the versions")]
     UnknownVersion(i64),
 

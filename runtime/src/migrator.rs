@@ -1,8 +1,11 @@
 //! The engine-free loop: lock, read the tracking table, plan, run, record, unlock.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dbgen_core::{ConnectionSettings, Database, Migration, substitute_placeholders};
+use dbgen_core::{
+    ConnectionSettings, Database, Migration, is_no_transaction, substitute_placeholders,
+};
 
 use crate::engine::{AppliedRow, Engine, OpenMode, Record};
 use crate::error::{RunError, describe, line_column};
@@ -259,7 +262,8 @@ fn dry_run(plan: &Plan<'_>, out: &Reporter) -> Result<Outcome, RunError> {
         Direction::Down => "down",
     };
     for m in &plan.steps {
-        let transaction = if plan.no_transaction(m) {
+        let script = read_script(m, plan.direction)?;
+        let transaction = if is_no_transaction(&script) {
             ", outside any transaction"
         } else {
             ""
@@ -267,7 +271,7 @@ fn dry_run(plan: &Plan<'_>, out: &Reporter) -> Result<Outcome, RunError> {
         println!(
             "-- {} ({verb}{transaction})\n{}\n",
             m.id(),
-            plan.script(m).trim_end()
+            script.trim_end()
         );
     }
     if plan.steps.is_empty() {
@@ -276,6 +280,25 @@ fn dry_run(plan: &Plan<'_>, out: &Reporter) -> Result<Outcome, RunError> {
     Ok(Outcome::DryRun {
         count: plan.steps.len(),
     })
+}
+
+/// A step's script, read now: scripts are not held in memory between loading and running.
+fn read_script(
+    m: &Migration,
+    direction: Direction,
+) -> Result<Cow<'static, str>, dbgen_core::Error> {
+    match direction {
+        Direction::Up => m.up_script(),
+        // The planner only rolls back reversible migrations.
+        Direction::Down => m.down_script().map(Option::unwrap_or_default),
+    }
+}
+
+fn script_path(m: &Migration, direction: Direction) -> Cow<'static, str> {
+    match direction {
+        Direction::Up => m.up_path(),
+        Direction::Down => m.down_path().unwrap_or_default(),
+    }
 }
 
 fn now_millis() -> i64 {
@@ -295,18 +318,36 @@ async fn run_plan<E: Engine>(
     placeholders: &[(String, String)],
     out: &mut Reporter,
 ) -> Result<(), RunError> {
+    if plan.direction == Direction::Down {
+        // Down scripts were not read when the project was loaded: a missing or unreadable
+        // one stops the rollback before it starts rather than halfway.
+        for m in &plan.steps {
+            read_script(m, Direction::Down)?;
+        }
+    }
     // SQLite's lock is its write transaction, already open.
     let mut open = E::LOCK_IS_TRANSACTION;
     let mut committed = 0usize;
     let mut done_in_transaction = 0usize;
     out.start(plan.steps.len());
     for m in &plan.steps {
-        let alone = plan.no_transaction(m);
+        let failed = |error: StepError<'_>, committed| failure::<E>(plan, m, error, committed);
+        let script = match read_script(m, plan.direction) {
+            Ok(script) => script,
+            Err(e) => {
+                if open {
+                    let _ = engine.rollback().await;
+                }
+                out.finish();
+                return Err(failed(StepError::Read(e), committed));
+            }
+        };
+        let alone = is_no_transaction(&script);
         if alone && open {
             engine
                 .commit()
                 .await
-                .map_err(|e| script_error::<E>(plan, m, e, 0))?;
+                .map_err(|e| failed(StepError::Transaction(e), committed))?;
             open = false;
             committed += done_in_transaction;
             done_in_transaction = 0;
@@ -315,23 +356,23 @@ async fn run_plan<E: Engine>(
             engine
                 .begin()
                 .await
-                .map_err(|e| script_error::<E>(plan, m, e, committed))?;
+                .map_err(|e| failed(StepError::Transaction(e), committed))?;
             open = true;
         }
         let started = Instant::now();
-        let result = step::<E>(engine, table, plan, m, placeholders).await;
+        let result = step::<E>(engine, table, plan, m, (&script, alone), placeholders).await;
         if let Err(e) = result {
             if open {
                 let _ = engine.rollback().await;
             }
             out.finish();
-            return Err(script_error::<E>(plan, m, e, committed));
+            return Err(failed(StepError::Script(e, &script), committed));
         }
         if open && !E::TRANSACTIONAL_DDL {
             engine
                 .commit()
                 .await
-                .map_err(|e| script_error::<E>(plan, m, e, committed))?;
+                .map_err(|e| failed(StepError::Transaction(e), committed))?;
             open = false;
             committed += 1;
         } else if open {
@@ -348,7 +389,7 @@ async fn run_plan<E: Engine>(
     if open {
         let commit = engine.commit().await;
         if let Some(m) = plan.steps.last() {
-            commit.map_err(|e| script_error::<E>(plan, m, e, committed))?;
+            commit.map_err(|e| failure::<E>(plan, m, StepError::Transaction(e), committed))?;
         }
     }
     out.finish();
@@ -360,6 +401,7 @@ async fn step<E: Engine>(
     table: &str,
     plan: &Plan<'_>,
     m: &Migration,
+    (script, alone): (&str, bool),
     placeholders: &[(String, String)],
 ) -> Result<(), sqlx::Error> {
     let record = match plan.direction {
@@ -372,27 +414,49 @@ async fn step<E: Engine>(
         },
         Direction::Down => Record::Reverted { version: m.version },
     };
-    let sql = substitute_placeholders(plan.script(m), placeholders);
-    engine
-        .run_step(table, &sql, &record, plan.no_transaction(m))
-        .await
+    let sql = substitute_placeholders(script, placeholders);
+    engine.run_step(table, &sql, &record, alone).await
+}
+
+/// How a step failed.
+enum StepError<'s> {
+    /// Its script could not be read.
+    Read(dbgen_core::Error),
+    /// The script failed; positions in the error are within it.
+    Script(sqlx::Error, &'s str),
+    /// Beginning or committing its transaction failed.
+    Transaction(sqlx::Error),
+}
+
+/// Why a script could not be read, without its path (the message starts with it).
+fn read_failure(error: &dbgen_core::Error) -> String {
+    match error {
+        dbgen_core::Error::Io { source, .. } => format!("cannot read it: {source}"),
+        dbgen_core::Error::BadFile { reason, .. } => reason.clone(),
+        dbgen_core::Error::ChangedWhileRunning { .. } => "it changed while dbgen was running (its checksum is no longer the one it had when the project was loaded), so it was not run: run the command again".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// A failed step: the file, the position, the driver's message, and what remains applied.
-fn script_error<E: Engine>(
+fn failure<E: Engine>(
     plan: &Plan<'_>,
     m: &Migration,
-    err: sqlx::Error,
+    error: StepError<'_>,
     committed: usize,
 ) -> RunError {
-    let (file, script) = match plan.direction {
-        Direction::Up => (m.up_path.to_string(), m.up.as_ref()),
-        Direction::Down => (
-            m.down_path.as_deref().unwrap_or_default().to_string(),
-            m.down.as_deref().unwrap_or_default(),
-        ),
-    };
-    let note = if !E::TRANSACTIONAL_DDL {
+    let file = script_path(m, plan.direction).into_owned();
+    let read_failed = matches!(error, StepError::Read(_));
+    let note = if !E::TRANSACTIONAL_DDL && read_failed {
+        match committed {
+            0 => "nothing of this run was applied".to_string(),
+            n => format!(
+                "{n} migration{} applied before it remain{}",
+                plural(n),
+                if n == 1 { "s" } else { "" }
+            ),
+        }
+    } else if !E::TRANSACTIONAL_DDL {
         "this engine commits DDL statements as they run: statements of this script before the failing one may have taken effect (its tracking row was not written); check the schema, fix the script and run again".to_string()
     } else if committed == 0 {
         "the transaction was rolled back: nothing of this run remains".to_string()
@@ -403,9 +467,18 @@ fn script_error<E: Engine>(
             if committed == 1 { "s" } else { "" }
         )
     };
+    let (message, position, driver_error) = match &error {
+        StepError::Read(e) => (read_failure(e), None, None),
+        StepError::Script(e, script) => (
+            describe(e),
+            E::error_position(e).map(|offset| line_column(script, offset)),
+            Some(e),
+        ),
+        StepError::Transaction(e) => (describe(e), None, Some(e)),
+    };
     // PostgreSQL keeps a lock per table a transaction touches, in a table of fixed size.
-    let out_of_locks = err
-        .as_database_error()
+    let out_of_locks = driver_error
+        .and_then(|e| e.as_database_error())
         .is_some_and(|e| e.code().as_deref() == Some("53200"));
     let note = if out_of_locks {
         format!(
@@ -416,8 +489,8 @@ fn script_error<E: Engine>(
     };
     RunError::Script {
         file,
-        position: E::error_position(&err).map(|offset| line_column(script, offset)),
-        message: describe(&err),
+        position,
+        message,
         note: Some(note),
     }
 }

@@ -54,8 +54,8 @@ impl StatusReport {
                 .entries
                 .iter()
                 .map(|e| MigrationReport {
-                    version: e.version,
-                    name: e.name.to_string(),
+                    version: e.version(),
+                    name: e.name().to_string(),
                     state: e.state,
                     batch: e.applied.map(|r| r.batch),
                     applied_at: e.applied.map(|r| r.applied_at),

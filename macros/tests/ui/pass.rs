@@ -29,18 +29,27 @@ fn main() {
     assert_eq!(migrations.len(), 2);
     assert_eq!(migrations[0].version, 20250101000000);
     assert_eq!(migrations[0].name, "create_users");
-    assert_eq!(migrations[0].up, "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
-    assert_eq!(migrations[0].down.as_deref(), Some("DROP TABLE users;\n"));
+    // The scripts are compiled in: nothing is read from disk at run time.
+    let up = migrations[0].up_script().unwrap();
+    assert!(matches!(up, std::borrow::Cow::Borrowed(_)));
+    assert_eq!(up, "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
     assert_eq!(
-        migrations[0].up_path,
+        migrations[0].down_script().unwrap().as_deref(),
+        Some("DROP TABLE users;\n")
+    );
+    assert_eq!(
+        migrations[0].up_path(),
         "database/alpha/migrations/20250101000000_create_users.up.sql"
     );
-    assert!(migrations[1].up_no_transaction);
-    assert!(migrations[1].down.is_none());
+    assert!(dbgen_runtime::core::is_no_transaction(
+        &migrations[1].up_script().unwrap()
+    ));
+    assert!(!migrations[1].is_reversible());
+    assert_eq!(migrations[1].down_script().unwrap(), None);
     // The checksum computed at compile time is the one the loader computes at run time.
     assert_eq!(
         migrations[0].checksum,
-        dbgen_runtime::core::Checksum::of_script(&migrations[0].up)
+        dbgen_runtime::core::Checksum::of_script(&up)
     );
     assert_eq!(alpha.seeds().len(), 1);
     assert_eq!(alpha.seeds()[0].name, "01_users");
