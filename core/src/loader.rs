@@ -1,6 +1,7 @@
 //! The one reader of a project's tree, shared by the derive and the `dbgen` binary.
 
 use std::borrow::Cow;
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
@@ -422,12 +423,22 @@ fn list_migrations(root: &Path, folder: &Arc<MigrationsFolder>) -> Result<Listin
     if let Some((name, reason)) = first_bad {
         return Err(bad_file(root, &dir.join(name), &reason));
     }
-    // By version, then by name, so that of two files with one version the first in name
-    // order is reported first.
+    // In name order within a version, so that of two files with one version the first in
+    // name order is reported first: `01_a` comes before `1_a`, more leading zeros first.
     ups.sort_unstable_by(|a, b| {
-        (a.version.cmp(&b.version)).then_with(|| a.file_name(true).cmp(&b.file_name(true)))
+        let digits = |m: &Migration| match m.source {
+            ScriptSource::Files { version_digits, .. } => version_digits,
+            ScriptSource::Embedded(_) => 0,
+        };
+        (a.version, Reverse(digits(a)), &a.name).cmp(&(b.version, Reverse(digits(b)), &b.name))
     });
-    downs.sort_unstable_by(|a, b| (a.version, &a.slug).cmp(&(b.version, &b.slug)));
+    downs.sort_unstable_by(|a, b| {
+        (a.version, Reverse(a.version_digits), &a.slug).cmp(&(
+            b.version,
+            Reverse(b.version_digits),
+            &b.slug,
+        ))
+    });
     ups.shrink_to_fit();
     Ok(Listing { ups, downs })
 }
