@@ -499,8 +499,16 @@ fn versions_that_differ_only_in_leading_zeros_are_duplicates() {
     assert!(first < second, "named in name order: {err}");
     // Down files too.
     std::fs::remove_file(dir.path().join("database/a/migrations/01_a.up.sql")).unwrap();
-    write(dir.path(), "database/a/migrations/1_a.down.sql", "SELECT 1;");
-    write(dir.path(), "database/a/migrations/001_a.down.sql", "SELECT 1;");
+    write(
+        dir.path(),
+        "database/a/migrations/1_a.down.sql",
+        "SELECT 1;",
+    );
+    write(
+        dir.path(),
+        "database/a/migrations/001_a.down.sql",
+        "SELECT 1;",
+    );
     let err = load_err(dir.path());
     let (first, second) = (err.find("/001_a.down"), err.find("/1_a.down"));
     assert!(first.is_some() && first < second, "{err}");

@@ -157,7 +157,13 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         .iter()
         .map(|(_, db)| {
             let migrations_ident = migrations_static(db);
-            let migrations = db.migrations.iter().map(|m| migration(&root, m));
+            let scripts_ident = format_ident!("SCRIPTS_{}", migrations_ident);
+            let scripts = db.migrations.iter().map(|m| scripts(&root, m));
+            let migrations = db
+                .migrations
+                .iter()
+                .enumerate()
+                .map(|(i, m)| migration(m, &scripts_ident, i));
             let owns_migrations = db.config.migrations_from.is_none();
             let seeds_ident = format_ident!("SEEDS_{}", db.env_prefix());
             let seeds = db.seeds.iter().map(|s| seed(&root, s));
@@ -165,7 +171,10 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             // (const evaluation is most of the compile time of thousands of migrations).
             let migrations_static = owns_migrations.then(|| {
                 let count = db.migrations.len();
-                quote! { static #migrations_ident: [::dbgen_runtime::core::Migration; #count] = [#(#migrations),*]; }
+                quote! {
+                    static #scripts_ident: [::dbgen_runtime::core::EmbeddedScripts; #count] = [#(#scripts),*];
+                    static #migrations_ident: [::dbgen_runtime::core::Migration; #count] = [#(#migrations),*];
+                }
             });
             let seed_count = db.seeds.len();
             quote! {
@@ -277,9 +286,8 @@ fn included(root: &Path, relative: &str) -> Tokens {
     quote! { include_str!(#path) }
 }
 
-fn migration(root: &Path, m: &Migration) -> Tokens {
-    let version = m.version;
-    let name = cow(&m.name);
+/// A migration's scripts, in a static array of their own that the migration points into.
+fn scripts(root: &Path, m: &Migration) -> Tokens {
     let up_path = m.up_path();
     let up = included(root, &up_path);
     let (down, down_path) = match m.down_path() {
@@ -295,23 +303,29 @@ fn migration(root: &Path, m: &Migration) -> Tokens {
             quote! { ::core::option::Option::None },
         ),
     };
+    let up_path = up_path.as_ref();
+    quote! {
+        ::dbgen_runtime::core::EmbeddedScripts {
+            up: #up,
+            down: #down,
+            up_path: #up_path,
+            down_path: #down_path,
+        }
+    }
+}
+
+fn migration(m: &Migration, scripts: &syn::Ident, index: usize) -> Tokens {
+    let version = m.version;
+    let name = cow(&m.name);
     // One byte-string literal, not 32 integer literals: thousands of migrations make the
     // difference in type checking.
     let checksum = proc_macro2::Literal::byte_string(&m.checksum.0);
-    let up_path = up_path.as_ref();
     quote! {
         ::dbgen_runtime::core::Migration {
             version: #version,
             name: #name,
             checksum: ::dbgen_runtime::core::Checksum(*#checksum),
-            source: ::dbgen_runtime::core::ScriptSource::Embedded(
-                &::dbgen_runtime::core::EmbeddedScripts {
-                    up: #up,
-                    down: #down,
-                    up_path: #up_path,
-                    down_path: #down_path,
-                },
-            ),
+            source: ::dbgen_runtime::core::ScriptSource::Embedded(&#scripts[#index]),
         }
     }
 }
