@@ -20,23 +20,28 @@ pub(crate) struct Entry {
     pub is_dir: bool,
 }
 
-/// The entries of `dir` sorted by name, without dotfiles; a missing folder is empty.
-pub(crate) fn sorted_entries(dir: &Path, missing_ok: bool) -> Result<Vec<Entry>, Error> {
+/// Calls `each` with the name of every entry of `dir` but dotfiles and whether it is a
+/// folder, in the file system's order; a missing folder has no entries.
+pub(crate) fn for_each_entry(
+    root: &Path,
+    dir: &Path,
+    mut each: impl FnMut(&str, bool) -> Result<(), Error>,
+) -> Result<(), Error> {
     let io = |source| Error::Io {
-        path: dir.to_path_buf(),
+        path: display_path(root, dir),
         source,
     };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if missing_ok && e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io(e)),
     };
-    let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(io)?;
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
             return Err(Error::BadFile {
-                path: entry.path(),
+                path: display_path(root, &entry.path()),
                 reason: "the file name is not valid UTF-8: rename it".to_string(),
             });
         };
@@ -46,9 +51,22 @@ pub(crate) fn sorted_entries(dir: &Path, missing_ok: bool) -> Result<Vec<Entry>,
                 Ok(t) if !t.is_symlink() => t.is_dir(),
                 _ => entry.path().is_dir(),
             };
-            out.push(Entry { name, is_dir });
+            each(name, is_dir)?;
         }
     }
+    Ok(())
+}
+
+/// The entries of `dir` sorted by name, without dotfiles; a missing folder is empty.
+pub(crate) fn sorted_entries(root: &Path, dir: &Path) -> Result<Vec<Entry>, Error> {
+    let mut out = Vec::new();
+    for_each_entry(root, dir, |name, is_dir| {
+        out.push(Entry {
+            name: name.to_string(),
+            is_dir,
+        });
+        Ok(())
+    })?;
     out.sort();
     Ok(out)
 }
@@ -94,13 +112,6 @@ pub(crate) fn visit_scripts<T: Send>(
         }
         result
     })
-}
-
-/// Reads one script (a seed).
-pub(crate) fn read_script(root: &Path, path: &Path) -> Result<String, Error> {
-    ScriptBuffer::new()
-        .read(path, || display_path(root, path))
-        .map(str::to_owned)
 }
 
 /// Reads one script that messages call `shown`.
@@ -187,9 +198,11 @@ mod tests {
     fn a_missing_or_non_utf8_script_names_its_path_relative_to_the_root() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bad.sql"), [0xff, 0xfe]).unwrap();
-        let err = read_script(dir.path(), &dir.path().join("bad.sql")).unwrap_err();
+        let mut items = ["bad.sql"];
+        let err =
+            visit_scripts(dir.path(), &mut items, |n| dir.path().join(n), |_, _| {}).unwrap_err();
         assert!(
-            err.to_string().contains("bad.sql") && err.to_string().contains("UTF-8"),
+            err.to_string().starts_with("bad.sql") && err.to_string().contains("UTF-8"),
             "{err}"
         );
         let mut items = ["gone.sql"];

@@ -4,12 +4,13 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
-
 use std::sync::Arc;
 
 use crate::config::{ConfigLayer, LayerKind, display_path};
-use crate::files::{Entry, read_script, relative, sorted_entries, visit_scripts};
-use crate::migration::{MigrationsFolder, ScriptSource, parse_migration_file_name};
+use crate::files::{Entry, for_each_entry, read_text, relative, sorted_entries, visit_scripts};
+use crate::migration::{
+    MigrationsFolder, ScriptSource, migration_file_name, parse_migration_file_name,
+};
 use crate::name::DatabaseName;
 use crate::{
     Checksum, DatabaseConfig, Error, Migration, ProjectSettings, Seed, validate_seed_name,
@@ -123,7 +124,7 @@ fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
     for Entry {
         name: file_name,
         is_dir,
-    } in sorted_entries(databases_dir, true)?
+    } in sorted_entries(root, databases_dir)?
     {
         let path = databases_dir.join(&file_name);
         if !is_dir {
@@ -277,39 +278,29 @@ pub(crate) fn load_migrations(
         shown: relative(root, dir).into_owned(),
     });
     let Listing { mut ups, downs } = list_migrations(root, &folder)?;
-    let duplicate = |m: &[Migration]| {
-        m.windows(2)
-            .find(|w| w[0].version == w[1].version)
-            .map(|w| (w[0].version, w[0].up_path(), w[1].up_path()))
-    };
     let down_path = |d: &DownFile| {
-        let digits = usize::from(d.version_digits);
-        format!(
-            "{}/{:0digits$}_{}.down.sql",
-            folder.shown, d.version, d.slug
-        )
+        let file = migration_file_name(d.version, d.version_digits, &d.slug, false);
+        format!("{}/{file}", folder.shown)
     };
+    let up_duplicate = ups
+        .windows(2)
+        .find(|w| w[0].version == w[1].version)
+        .map(|w| (w[0].version, w[0].up_path().into(), w[1].up_path().into()));
     let down_duplicate = downs
         .windows(2)
         .find(|w| w[0].version == w[1].version)
-        .map(|w| {
-            (
-                w[0].version,
-                down_path(&w[0]).into(),
-                down_path(&w[1]).into(),
-            )
-        });
+        .map(|w| (w[0].version, down_path(&w[0]), down_path(&w[1])));
     // Of several duplicates, the lowest version is reported.
-    if let Some((version, first, second)) = [duplicate(&ups), down_duplicate]
+    if let Some((version, first, second)) = up_duplicate
         .into_iter()
-        .flatten()
+        .chain(down_duplicate)
         .min_by_key(|(version, _, _)| *version)
     {
         return Err(Error::DuplicateVersion {
             database: database.to_string(),
             version,
-            first: PathBuf::from(first.as_ref()),
-            second: PathBuf::from(second.as_ref()),
+            first: first.into(),
+            second: second.into(),
         });
     }
     for down in &downs {
@@ -325,12 +316,11 @@ pub(crate) fn load_migrations(
                 ..
             }) if *version_digits == down.version_digits => *has_down = true,
             _ => {
-                let digits = usize::from(down.version_digits);
+                let up = migration_file_name(down.version, down.version_digits, &down.slug, true);
                 return Err(Error::BadFile {
                     path: down_path(down).into(),
                     reason: format!(
-                        "this down file has no up file ({:0digits$}_{}.up.sql): add it, or rename the down file to match its up file",
-                        down.version, down.slug
+                        "this down file has no up file ({up}): add it, or rename the down file to match its up file"
                     ),
                 });
             }
@@ -349,44 +339,15 @@ pub(crate) fn load_migrations(
 /// Lists and checks a migrations folder's names. A bad entry is reported after the listing,
 /// the first in name order, so that the error does not depend on the file system's order.
 fn list_migrations(root: &Path, folder: &Arc<MigrationsFolder>) -> Result<Listing, Error> {
-    let dir = &folder.path;
-    let io = |source| Error::Io {
-        path: display_path(root, dir),
-        source,
-    };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Listing {
-                ups: Vec::new(),
-                downs: Vec::new(),
-            });
-        }
-        Err(e) => return Err(io(e)),
-    };
     let (mut ups, mut downs) = (Vec::new(), Vec::new());
     let mut first_bad: Option<(String, String)> = None;
-    for entry in entries {
-        let entry = entry.map_err(io)?;
-        let file_name = entry.file_name();
-        let Some(name) = file_name.to_str() else {
-            return Err(Error::BadFile {
-                path: display_path(root, &entry.path()),
-                reason: "the file name is not valid UTF-8: rename it".to_string(),
-            });
-        };
-        if name.starts_with('.')
-            || first_bad
-                .as_ref()
-                .is_some_and(|(bad, _)| bad.as_str() < name)
+    for_each_entry(root, &folder.path, |name, is_dir| {
+        if first_bad
+            .as_ref()
+            .is_some_and(|(bad, _)| bad.as_str() < name)
         {
-            continue;
+            return Ok(());
         }
-        // The entry's type comes with the listing; only a symlink needs a `stat`.
-        let is_dir = match entry.file_type() {
-            Ok(t) if !t.is_symlink() => t.is_dir(),
-            _ => entry.path().is_dir(),
-        };
         let parsed = if is_dir {
             Err("folders inside migrations/ are not read: move its files up into migrations/ or remove it".to_string())
         } else {
@@ -396,7 +357,7 @@ fn list_migrations(root: &Path, folder: &Arc<MigrationsFolder>) -> Result<Listin
             Ok(parsed) => parsed,
             Err(reason) => {
                 first_bad = Some((name.to_string(), reason));
-                continue;
+                return Ok(());
             }
         };
         // The digits as written: `0001` is version 1, and its file is found again by them.
@@ -419,9 +380,10 @@ fn list_migrations(root: &Path, folder: &Arc<MigrationsFolder>) -> Result<Listin
                 slug: parsed.name.into(),
             });
         }
-    }
+        Ok(())
+    })?;
     if let Some((name, reason)) = first_bad {
-        return Err(bad_file(root, &dir.join(name), &reason));
+        return Err(bad_file(root, &folder.path.join(name), &reason));
     }
     // In name order within a version, so that of two files with one version the first in
     // name order is reported first: `01_a` comes before `1_a`, more leading zeros first.
@@ -449,7 +411,7 @@ pub(crate) fn load_seeds(root: &Path, dir: &Path) -> Result<Vec<Seed>, Error> {
     for Entry {
         name: file_name,
         is_dir,
-    } in sorted_entries(dir, true)?
+    } in sorted_entries(root, dir)?
     {
         let path = dir.join(&file_name);
         let name = file_name
@@ -463,10 +425,11 @@ pub(crate) fn load_seeds(root: &Path, dir: &Path) -> Result<Vec<Seed>, Error> {
                 )
             })?;
         validate_seed_name(name).map_err(|reason| bad_file(root, &path, &reason))?;
+        let shown = relative(root, &path);
         seeds.push(Seed {
             name: Cow::Owned(name.to_string()),
-            sql: Cow::Owned(read_script(root, &path)?),
-            path: relative(root, &path),
+            sql: Cow::Owned(read_text(&shown, &path)?),
+            path: shown,
         });
     }
     Ok(seeds)

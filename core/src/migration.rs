@@ -98,11 +98,10 @@ impl Migration {
     /// `0001_initial_schema.up.sql`, as the file is named on disk.
     pub(crate) fn file_name(&self, up: bool) -> String {
         let digits = match &self.source {
-            ScriptSource::Files { version_digits, .. } => usize::from(*version_digits),
+            ScriptSource::Files { version_digits, .. } => *version_digits,
             ScriptSource::Embedded(_) => 0,
         };
-        let kind = if up { "up" } else { "down" };
-        format!("{:0digits$}_{}.{kind}.sql", self.version, self.name)
+        migration_file_name(self.version, digits, &self.name, up)
     }
 
     /// The up script. A file is read now and must still be what was loaded: a file changed
@@ -135,6 +134,12 @@ impl Migration {
             },
         }
     }
+}
+
+/// `0001_initial_schema.up.sql`: the version written with `digits` digits (at least).
+pub(crate) fn migration_file_name(version: i64, digits: u16, name: &str, up: bool) -> String {
+    let (digits, kind) = (usize::from(digits), if up { "up" } else { "down" });
+    format!("{version:0digits$}_{name}.{kind}.sql")
 }
 
 /// What a migration file's name says; `name` borrows from the file name.

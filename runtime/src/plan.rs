@@ -89,7 +89,8 @@ impl<'a> Status<'a> {
                 applied: row,
             }
         };
-        let mut entries = Vec::with_capacity(merge_by_version(&migrations, &rows).count());
+        // Exact when every applied row is a known migration; only missing or ahead rows grow it.
+        let mut entries = Vec::with_capacity(migrations.len().max(rows.len()));
         entries.extend(merge_by_version(&migrations, &rows).map(entry));
         Self { entries }
     }
