@@ -550,7 +550,9 @@ def git_rev():
     try:
         rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+        # The results of an earlier run are not a change to what is measured.
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)bench/results"],
                                capture_output=True, text=True).stdout.strip()
         return rev + (" (with uncommitted changes)" if dirty else "")
     except Exception:
