@@ -138,7 +138,7 @@ pub struct NewArgs {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     #[command(flatten)]
-    Run(dbgen_runtime::MigrateCommand),
+    Run(dbgen_runtime::cli::MigrateCommand),
 
     /// Write a new migration: <version>_<NAME>.up.sql and .down.sql
     #[command(
@@ -165,7 +165,7 @@ the first line of a script to run it outside any transaction.",
 #[derive(Debug, Subcommand)]
 pub enum SeedCommand {
     #[command(flatten)]
-    Run(dbgen_runtime::SeedCommand),
+    Run(dbgen_runtime::cli::SeedCommand),
 
     /// Write a new seed: database/<DB>/seeds/<NAME>.sql
     #[command(

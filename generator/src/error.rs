@@ -72,6 +72,15 @@ pub enum CliError {
 
     #[error("templates folder {} (set by `templates` in dbgen.toml): {reason}", path.display())]
     TemplatesDir { path: PathBuf, reason: String },
+
+    #[error(transparent)]
+    Run(#[from] dbgen_runtime::RunError),
+
+    #[error("cannot start the async runtime: {source}")]
+    AsyncRuntime {
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl CliError {
@@ -87,6 +96,7 @@ impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             CliError::Core(dbgen_core::Error::InvalidName { .. })
+            | CliError::Core(dbgen_core::Error::NameTaken { .. })
             | CliError::Core(dbgen_core::Error::UnknownDatabase { .. })
             | CliError::BadRoot { .. }
             | CliError::BadMigrationName { .. }

@@ -18,8 +18,8 @@ use crate::error::CliError;
 
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2 (0 for --help and --version).
-    dbgen_runtime::app::exit_quietly_on_closed_pipe();
-    let cli = Cli::parse_from(dbgen_runtime::expand_script_names(std::env::args_os()));
+    dbgen_runtime::cli::exit_quietly_on_closed_pipe();
+    let cli = Cli::parse_from(dbgen_runtime::cli::expand_script_names(std::env::args_os()));
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -43,12 +43,14 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             commands::make::seed(&root()?, &database, &name)?
         }
         Command::Migrate(MigrateCommand::Run(command)) => {
-            let (project, ctx) = runtime_context(&root()?)?;
-            return Ok(dbgen_runtime::run_migrate(&command, &project.databases, &ctx).into());
+            let (project, environment) = runtime_context(&root()?)?;
+            let run = dbgen_runtime::cli::run_migrate(&command, &project.databases, &environment);
+            return block_on(run);
         }
         Command::Seed(SeedCommand::Run(command)) => {
-            let (project, ctx) = runtime_context(&root()?)?;
-            return Ok(dbgen_runtime::run_seed(&command, &project.databases, &ctx).into());
+            let (project, environment) = runtime_context(&root()?)?;
+            let run = dbgen_runtime::cli::run_seed(&command, &project.databases, &environment);
+            return block_on(run);
         }
         Command::List => commands::list::run(&root()?)?,
         Command::Completions { shell } => {
@@ -70,13 +72,19 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
 /// (`.env` there, the process environment winning), where relative SQLite paths start.
 fn runtime_context(
     root: &std::path::Path,
-) -> Result<(dbgen_core::Project, dbgen_runtime::Context), CliError> {
+) -> Result<(dbgen_core::Project, dbgen_runtime::Environment), CliError> {
     let project = dbgen_core::load_project(root)?;
-    let ctx = dbgen_runtime::Context {
-        env: dbgen_core::load_env(root)?,
-        base_dir: root.to_path_buf(),
-    };
-    Ok((project, ctx))
+    let environment = dbgen_runtime::Environment::from_process_at(root)?;
+    Ok((project, environment))
+}
+
+/// Runs a command of the runtime's set to its exit code.
+fn block_on(
+    run: impl std::future::Future<Output = dbgen_runtime::cli::Exit> + Send,
+) -> Result<ExitCode, CliError> {
+    dbgen_runtime::cli::block_on(run)
+        .map(ExitCode::from)
+        .map_err(|source| CliError::AsyncRuntime { source })
 }
 
 /// `--root` as given, else the nearest folder upward holding dbgen.toml, else the current one.

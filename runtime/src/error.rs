@@ -1,79 +1,199 @@
+//! What can go wrong running a database, as data an application can act on; each message
+//! says what happened and what to do next.
+
+use std::fmt;
+
+use dbgen_core::Driver;
 use thiserror::Error;
 
-/// Why the state of a database forbids a command; nothing has been changed.
-#[derive(Debug, Error)]
-pub enum Refusal {
-    #[error("refusing to run; fix these first:\n  - {}", .0.join("\n  - "))]
-    NotIntact(Vec<String>),
+/// One migration, as refusals and reports name it: `20250823075842_initial_schema`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct MigrationId {
+    /// Its version.
+    pub version: i64,
+    /// Its name (the part of the file name after the version).
+    pub name: String,
+}
 
+impl fmt::Display for MigrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}", self.version, self.name)
+    }
+}
+
+fn list(ids: &[MigrationId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn not_intact(modified: &[MigrationId], missing: &[MigrationId]) -> String {
+    let mut lines = Vec::new();
+    for m in modified {
+        lines.push(format!(
+            "{m} was changed after it was applied (checksum differs): restore its up script as it was applied and put the change in a new migration"
+        ));
+    }
+    for m in missing {
+        lines.push(format!(
+            "{m} is applied but its file is gone: restore {m}.up.sql (and .down.sql) from version control"
+        ));
+    }
+    format!(
+        "refusing to run; fix these first:\n  - {}",
+        lines.join("\n  - ")
+    )
+}
+
+/// Why the state of a database forbids a command; nothing has been changed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Applied migrations whose file changed (`modified`) or is gone (`missing`).
+    #[error("{}", not_intact(modified, missing))]
+    NotIntact {
+        /// Applied, but the file's checksum differs from the recorded one.
+        modified: Vec<MigrationId>,
+        /// Applied, older than a known migration, and no file.
+        missing: Vec<MigrationId>,
+    },
+
+    /// `--strict`: these pending migrations are older than the newest applied one.
     #[error(
         "refusing to apply {} with --strict: older than the newest applied migration (merged from another branch?); run without --strict to apply them anyway",
-        .0.join(", ")
+        list(.0)
     )]
-    OutOfOrder(Vec<String>),
+    OutOfOrder(Vec<MigrationId>),
 
+    /// Rolling back these needs files of a newer release.
     #[error(
         "cannot roll back {}: applied by a newer release whose files this build does not have; roll back with that release",
-        .0.join(", ")
+        list(.0)
     )]
-    NeedsNewerRelease(Vec<String>),
+    NeedsNewerRelease(Vec<MigrationId>),
 
+    /// These migrations have no down script.
     #[error(
         "cannot roll back {}: irreversible (no .down.sql file); nothing was reverted. Add a down file, or roll back to a later version with --to",
-        .0.join(", ")
+        list(.0)
     )]
-    Irreversible(Vec<String>),
+    Irreversible(Vec<MigrationId>),
 
+    /// No migration has this version.
     #[error("no migration has version {0}: `migrate status` lists the versions")]
     UnknownVersion(i64),
 
+    /// `up --migration V` of an applied migration.
     #[error("migration {0} is already applied")]
     AlreadyApplied(i64),
 
+    /// `down --migration V` of a migration that is not applied.
     #[error("migration {0} is not applied")]
     NotApplied(i64),
 }
 
+/// A pool of one engine where a database of another was expected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{what} is a {actual} pool, not a {expected} one: pass the pool of a {expected} database")]
+pub struct WrongEngine {
+    /// What was given: "the pool", or the database it was given for.
+    pub what: String,
+    /// The engine that was needed.
+    pub expected: Driver,
+    /// The engine of the pool given.
+    pub actual: Driver,
+}
+
 /// What went wrong running one database. The caller prefixes the database's name.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum RunError {
+    /// A rule of the project (a name, a file, the config, the environment) is broken.
     #[error(transparent)]
     Core(#[from] dbgen_core::Error),
 
+    /// The database could not be reached.
     #[error(
-        "cannot connect to {target}: {message}\n  (connection read from {variables}, in the environment or .env)"
+        "cannot connect to {target}: {}\n  (connection read from {variables}, in the environment or .env)",
+        describe(source)
     )]
     Connect {
+        /// The connection, password hidden.
         target: String,
+        /// The variables it was read from.
         variables: String,
-        message: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
     },
 
+    /// Another runner held the lock for the whole timeout.
     #[error(
         "another runner has held the migration lock for {secs} s; try again later or raise --lock-timeout (a runner that dies releases its lock by itself)"
     )]
-    LockTimeout { secs: u64 },
-
-    #[error("{action} tracking table `{table}` failed: {message}")]
-    Tracking {
-        action: &'static str,
-        table: String,
-        message: String,
+    LockTimeout {
+        /// How long this runner waited.
+        secs: u64,
     },
 
+    /// Reading or writing the tracking table failed.
+    #[error("{action} tracking table `{table}` failed: {}", describe(source))]
+    Tracking {
+        /// "reading", "creating", "locking", ...
+        action: &'static str,
+        /// The tracking table.
+        table: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A script failed, or could not be read.
     #[error("{file}{}: {message}{}", position.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default(), note.as_deref().map(|n| format!("\n  {n}")).unwrap_or_default())]
     Script {
+        /// The script's path, relative to the project root.
         file: String,
+        /// Line and column in the script, where the driver gives one.
         position: Option<(usize, usize)>,
+        /// What went wrong.
         message: String,
+        /// What remains applied, and what to do.
         note: Option<String>,
+        /// The driver's error, when the script ran and failed.
+        #[source]
+        source: Option<sqlx::Error>,
     },
 
+    /// `seed run --specific NAME` names no seed.
     #[error("no seed named `{name}`; seeds: {}", if known.is_empty() { "none (create one with `dbgen seed make`)".to_string() } else { known.join(", ") })]
-    UnknownSeed { name: String, known: Vec<String> },
+    UnknownSeed {
+        /// The name asked for.
+        name: String,
+        /// The seeds there are.
+        known: Vec<String>,
+    },
 
+    /// The database's state forbids the command; nothing was changed.
     #[error(transparent)]
     Refused(#[from] Refusal),
+
+    /// A pool of another engine than the database's.
+    #[error(transparent)]
+    WrongEngine(#[from] WrongEngine),
+
+    /// The database's engine was left out of this build.
+    #[error(
+        "{database} uses {driver}, which this build leaves out: enable dbgen-runtime's `{feature}` feature"
+    )]
+    EngineDisabled {
+        /// The database.
+        database: String,
+        /// Its engine.
+        driver: Driver,
+        /// The feature that brings it in.
+        feature: &'static str,
+    },
 }
 
 /// A driver error as one line: the server's own message and code when there is one.
@@ -111,5 +231,23 @@ mod tests {
         assert_eq!(line_column("select 1;\nselec 2;", 11), (2, 1));
         assert_eq!(line_column("abc", 3), (1, 3));
         assert_eq!(line_column("é\nx", 3), (2, 1));
+    }
+
+    #[test]
+    fn refusals_name_each_migration() {
+        let id = |version, name: &str| MigrationId {
+            version,
+            name: name.to_string(),
+        };
+        let refusal = Refusal::NotIntact {
+            modified: vec![id(2, "b")],
+            missing: vec![id(1, "a")],
+        };
+        let text = refusal.to_string();
+        assert!(text.contains("2_b was changed"), "{text}");
+        assert!(
+            text.contains("1_a is applied but its file is gone"),
+            "{text}"
+        );
     }
 }

@@ -1,33 +1,85 @@
-//! dbgen-runtime: runs a registry of databases (read from disk by `dbgen`, or embedded in an
-//! application by `#[derive(Databases)]`) with knex's commands, made safe: checksums, locks
-//! that die with their runner, one batch per transaction where the engine allows it.
+//! dbgen-runtime: runs the databases that `#[derive(Databases)]` embeds in an application
+//! (or that the `dbgen` binary reads from disk) with knex's commands, made safe: checksums,
+//! locks that die with their runner, one batch per transaction where the engine allows it.
+//!
+//! The library is async and quiet: every call returns what happened as data
+//! ([`Outcome`], [`StatusReport`]) and emits [`tracing`] events, and prints nothing. It
+//! runs inside any tokio runtime, on its own connection or through a pool the
+//! application already holds:
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "postgres", feature = "sqlite"))]
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use dbgen_runtime::Databases;
+//!
+//! #[derive(Debug, Clone, Copy, Databases)]
+//! #[databases(root = "../database")]
+//! enum Database {
+//!     Permiso,
+//!     PermisoTest,
+//!     PermisoSqlite,
+//! }
+//!
+//! let pool = Database::Permiso.connect().await?.into_postgres()?; // a sqlx::PgPool
+//! let outcome = Database::Permiso.migrator().on(&pool).latest().await?;
+//! for step in outcome.steps() {
+//!     println!("applied {} in {:?}", step.id, step.took);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Printing, progress bars, JSON and exit codes live in the command set, [`cli`] (feature
+//! `cli`), which an application serves as its whole binary or nested in its own clap CLI.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `postgres` | yes | PostgreSQL |
+//! | `mysql` | yes | MySQL and MariaDB |
+//! | `sqlite` | yes | SQLite, its C library compiled in |
+//! | `cli` | yes | the command set: clap, progress bars, JSON output |
+//!
+//! A database whose engine's feature is off is a compile error naming the feature.
 //!
 //! On MySQL and MariaDB every DDL statement commits implicitly, so a batch cannot be one
 //! transaction there: each migration commits with its tracking row, and a migration that
 //! fails halfway may leave its earlier statements applied (its row is not written).
 
-mod aliases;
-pub mod app;
-mod commands;
+#![warn(missing_docs)]
+
+#[cfg(feature = "cli")]
+pub mod cli;
 mod engine;
+mod environment;
 mod error;
+mod execute;
 mod migrator;
-mod output;
+mod observer;
 mod plan;
+mod pool;
 mod registry;
 mod report;
-mod run;
 mod seeder;
 
-pub use aliases::expand_script_names;
-pub use commands::{Exit, MigrateCommand, SeedCommand, Targets, run_migrate, run_seed, select};
 pub use dbgen_core as core;
 pub use dbgen_macros::Databases;
 pub use engine::AppliedRow;
-pub use error::{Refusal, RunError};
-pub use migrator::{Action, MigrateOptions, Outcome};
-pub use output::OutputMode;
+pub use environment::Environment;
+pub use error::{MigrationId, Refusal, RunError, WrongEngine};
+pub use migrator::{Action, Migrator, Outcome, PlannedScript, StepReport};
 pub use plan::State;
-pub use registry::{Databases, Pool};
+pub use pool::Pool;
+pub use registry::Databases;
 pub use report::{MigrationReport, StatusReport};
-pub use run::{Context, Job, RunSettings, run_many, run_one};
+
+/// Which engines this build of dbgen-runtime has, for the derive's compile-time check.
+#[doc(hidden)]
+pub mod __features {
+    /// The `postgres` feature is on.
+    pub const POSTGRES: bool = cfg!(feature = "postgres");
+    /// The `mysql` feature is on.
+    pub const MYSQL: bool = cfg!(feature = "mysql");
+    /// The `sqlite` feature is on.
+    pub const SQLITE: bool = cfg!(feature = "sqlite");
+}

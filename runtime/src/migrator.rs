@@ -1,75 +1,142 @@
-//! The engine-free loop: lock, read the tracking table, plan, run, record, unlock.
+//! The library's entry point for one database: run its migrations and seeds on a
+//! connection of its own or through an application's pool, and get back what happened.
 
-use std::borrow::Cow;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use dbgen_core::{
-    ConnectionSettings, Database, Migration, is_no_transaction, substitute_placeholders,
-};
+use dbgen_core::Database;
 
-use crate::engine::{AppliedRow, Engine, OpenMode, Record};
-use crate::error::{RunError, describe, line_column};
-use crate::output::{Reporter, millis};
-use crate::plan::{Direction, Plan, Status};
+use crate::environment::Environment;
+use crate::error::RunError;
+use crate::execute::{Job, MigrateOptions, Target, run_job};
+use crate::observer::Silent;
+use crate::pool::Pool;
 use crate::report::StatusReport;
 
-/// A migration command, as the command set passes it to each database.
+/// A migration command, for [`Migrator::run`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
-    Latest { to: Option<i64> },
-    Up { version: Option<i64> },
-    Rollback { to: Option<i64> },
+    /// Every pending migration (up to and including `to`), as one new batch.
+    Latest {
+        /// Stop after this version.
+        to: Option<i64>,
+    },
+    /// One migration: the oldest pending one, or `version`.
+    Up {
+        /// The version to apply.
+        version: Option<i64>,
+    },
+    /// The last batch, or every migration newer than `to` (0: all).
+    Rollback {
+        /// Revert everything newer than this version instead of the last batch.
+        to: Option<i64>,
+    },
+    /// Every applied migration, newest first.
     Reset,
-    Down { version: Option<i64> },
+    /// One migration: the newest of the last batch, or `version`.
+    Down {
+        /// The version to revert.
+        version: Option<i64>,
+    },
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MigrateOptions {
-    pub dry_run: bool,
-    /// Refuse pending migrations older than the newest applied one.
-    pub strict: bool,
-}
-
-/// What one database's run did, for its result line.
+/// One migration applied or reverted, or one seed run.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StepReport {
+    /// `20250823075842_initial_schema`, or a seed's file name `01_roles.sql`.
+    pub id: String,
+    /// The migration's version; `None` for a seed.
+    pub version: Option<i64>,
+    /// How long its script took.
+    pub took: Duration,
+}
+
+/// A script a dry run would run, as written (placeholders not filled in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlannedScript {
+    /// `20250823075842_initial_schema`, or a seed's name.
+    pub id: String,
+    /// The script's path, relative to the project root.
+    pub file: String,
+    /// `up`, `down` or `seed`.
+    pub direction: &'static str,
+    /// Whether it runs outside any transaction (`-- dbgen:no-transaction`).
+    pub no_transaction: bool,
+    /// The script.
+    pub sql: String,
+}
+
+/// What one database's run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
+    /// Migrations applied, as batch `batch`.
     Applied {
+        /// The batch recorded.
         batch: i64,
-        count: usize,
+        /// Each migration, in the order applied.
+        steps: Vec<StepReport>,
+        /// The whole run.
         took: Duration,
     },
+    /// Migrations reverted, newest first.
     RolledBack {
+        /// The newest batch reverted.
         batch: i64,
-        count: usize,
+        /// Each migration, in the order reverted.
+        steps: Vec<StepReport>,
+        /// The whole run.
         took: Duration,
     },
+    /// Nothing was pending.
     UpToDate {
+        /// Applied migrations newer than every one this build knows (a newer release ran them).
         ahead: usize,
     },
+    /// No migration was applied.
     NothingToRollBack,
+    /// Nothing ran; these scripts would have.
     DryRun {
-        count: usize,
+        /// The scripts, in order.
+        scripts: Vec<PlannedScript>,
     },
+    /// Seeds ran.
     Seeded {
-        count: usize,
+        /// Each seed, in order.
+        steps: Vec<StepReport>,
+        /// The whole run.
         took: Duration,
     },
+    /// `status`.
     Status(Box<StatusReport>),
 }
 
 impl Outcome {
+    /// The migrations applied or reverted, or the seeds run; empty for the other outcomes.
+    pub fn steps(&self) -> &[StepReport] {
+        match self {
+            Outcome::Applied { steps, .. }
+            | Outcome::RolledBack { steps, .. }
+            | Outcome::Seeded { steps, .. } => steps,
+            _ => &[],
+        }
+    }
+
+    /// One line saying what happened: `batch 3 applied: 2 migrations in 41 ms`.
     pub fn summary(&self) -> String {
         match self {
-            Outcome::Applied { batch, count, took } => {
-                format!(
-                    "batch {batch} applied: {count} migration{} in {}",
-                    plural(*count),
-                    millis(*took)
-                )
-            }
-            Outcome::RolledBack { batch, count, took } => format!(
-                "rolled back {count} migration{} (newest batch {batch}) in {}",
-                plural(*count),
+            Outcome::Applied { batch, steps, took } => format!(
+                "batch {batch} applied: {} migration{} in {}",
+                steps.len(),
+                plural(steps.len()),
+                millis(*took)
+            ),
+            Outcome::RolledBack { batch, steps, took } => format!(
+                "rolled back {} migration{} (newest batch {batch}) in {}",
+                steps.len(),
+                plural(steps.len()),
                 millis(*took)
             ),
             Outcome::UpToDate { ahead: 0 } => "already up to date".to_string(),
@@ -80,13 +147,17 @@ impl Outcome {
             Outcome::NothingToRollBack => {
                 "nothing to roll back: no migration is applied".to_string()
             }
-            Outcome::DryRun { count } => format!(
-                "dry run: {count} script{} shown, nothing changed",
-                plural(*count)
+            Outcome::DryRun { scripts } => format!(
+                "dry run: {} script{} shown, nothing changed",
+                scripts.len(),
+                plural(scripts.len())
             ),
-            Outcome::Seeded { count, took } => {
-                format!("ran {count} seed{} in {}", plural(*count), millis(*took))
-            }
+            Outcome::Seeded { steps, took } => format!(
+                "ran {} seed{} in {}",
+                steps.len(),
+                plural(steps.len()),
+                millis(*took)
+            ),
             Outcome::Status(report) => report.summary(),
         }
     }
@@ -96,401 +167,154 @@ pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Opens `settings` on engine `E`, mapping a failure to a message that names the variables.
-pub(crate) async fn open<E: Engine>(
-    settings: &ConnectionSettings,
-    mode: OpenMode,
-) -> Result<Option<E>, RunError> {
-    E::open(settings, mode)
-        .await
-        .map_err(|e| RunError::Connect {
-            target: settings.to_string(),
-            variables: settings.variables_list(),
-            message: describe(&e),
-        })
+pub(crate) fn millis(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
 }
 
-fn tracking<'a>(action: &'static str, table: &'a str) -> impl FnOnce(sqlx::Error) -> RunError + 'a {
-    move |e| RunError::Tracking {
-        action,
-        table: table.to_string(),
-        message: describe(&e),
-    }
+/// Runs one database's migrations and seeds, quietly: results come back as data, and each
+/// step is a `tracing` event (target `dbgen_runtime`).
+///
+/// By default it opens a connection of its own from the process environment (the
+/// database's `{P}_DB_*` variables, over `.env` in the project root); [`on`](Self::on) runs
+/// it through a pool the application holds instead, with the same lock, checksums and
+/// tracking table as the `dbgen` command.
+///
+/// ```no_run
+/// # #[cfg(feature = "postgres")]
+/// # async fn example(db: &dbgen_runtime::core::Database, pool: sqlx::PgPool) -> Result<(), dbgen_runtime::RunError> {
+/// use dbgen_runtime::Migrator;
+///
+/// let outcome = Migrator::new(db).on(&pool).latest().await?;
+/// let report = Migrator::new(db).on(&pool).status().await?;
+/// assert!(report.up_to_date, "{}", outcome.summary());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Migrator<'d> {
+    db: &'d Database,
+    pool: Option<Pool>,
+    environment: Option<Environment>,
+    lock_timeout: Option<Duration>,
+    strict: bool,
 }
 
-/// The applied rows, or none when the tracking table does not exist yet.
-pub(crate) async fn read_applied<E: Engine>(
-    engine: &mut E,
-    table: &str,
-) -> Result<Vec<AppliedRow>, RunError> {
-    let rows = engine
-        .applied(table)
-        .await
-        .map_err(tracking("reading", table))?;
-    Ok(rows.unwrap_or_default())
-}
-
-/// Takes the lock and runs `work`, releasing the lock however `work` ends.
-pub(crate) async fn with_lock<E: Engine, T>(
-    engine: &mut E,
-    table: &str,
-    lock_timeout: Duration,
-    work: impl AsyncFnOnce(&mut E) -> Result<T, RunError>,
-) -> Result<T, RunError> {
-    if !engine
-        .lock(table)
-        .await
-        .map_err(tracking("locking", table))?
-    {
-        return Err(RunError::LockTimeout {
-            secs: lock_timeout.as_secs(),
-        });
-    }
-    let result = work(engine).await;
-    let released = engine
-        .unlock(table)
-        .await
-        .map_err(tracking("unlocking", table));
-    let value = result?;
-    released?;
-    Ok(value)
-}
-
-/// `status`: reads without locking or creating anything.
-pub(crate) async fn status<E: Engine>(
-    db: &Database,
-    settings: &ConnectionSettings,
-    mode: OpenMode,
-) -> Result<StatusReport, RunError> {
-    let table = &db.config.migrations_table;
-    let applied = match open::<E>(settings, mode).await? {
-        Some(mut engine) => {
-            let applied = read_applied(&mut engine, table).await;
-            engine.close().await;
-            applied?
+impl<'d> Migrator<'d> {
+    /// A migrator for `db` (usually `Database::X.migrator()`).
+    pub fn new(db: &'d Database) -> Self {
+        Self {
+            db,
+            pool: None,
+            environment: None,
+            lock_timeout: None,
+            strict: false,
         }
-        None => Vec::new(),
-    };
-    Ok(StatusReport::new(
-        db,
-        settings,
-        &Status::new(&db.migrations, &applied),
-    ))
-}
+    }
 
-/// latest / up / rollback / reset / down on one database.
-pub(crate) async fn migrate<E: Engine>(
-    db: &Database,
-    settings: &ConnectionSettings,
-    (action, options, mode): (Action, MigrateOptions, OpenMode),
-    placeholders: &[(String, String)],
-    out: &mut Reporter,
-) -> Result<Outcome, RunError> {
-    let table: &str = &db.config.migrations_table;
-    let Some(mut engine) = open::<E>(settings, mode).await? else {
-        // A SQLite file that does not exist (and was not to be created): nothing is applied.
-        let status = Status::new(&db.migrations, &[]);
-        let plan = plan(&status, action, options)?;
-        return match plan.direction {
-            _ if options.dry_run => dry_run(&plan, out),
-            Direction::Down => Ok(Outcome::NothingToRollBack),
-            Direction::Up => Ok(Outcome::UpToDate { ahead: 0 }),
+    /// Runs through this pool (`&PgPool`, `&MySqlPool`, `&SqlitePool` or a [`Pool`]) instead
+    /// of a connection of its own. A pool of another engine than the database's is an error.
+    pub fn on(mut self, pool: impl Into<Pool>) -> Self {
+        self.pool = Some(pool.into());
+        self
+    }
+
+    /// Reads the connection and placeholders from `environment` instead of the process.
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = Some(environment);
+        self
+    }
+
+    /// How long to wait for another runner's lock (default: the database's `lock_timeout`).
+    /// Through a SQLite pool the pool's own `busy_timeout` bounds the wait instead.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Refuse pending migrations older than the newest applied one instead of applying them
+    /// with a warning.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Applies every pending migration, recorded as one new batch.
+    pub async fn latest(&self) -> Result<Outcome, RunError> {
+        self.run(Action::Latest { to: None }).await
+    }
+
+    /// Reverts the last batch, newest migration first.
+    pub async fn rollback(&self) -> Result<Outcome, RunError> {
+        self.run(Action::Rollback { to: None }).await
+    }
+
+    /// Reverts every migration newer than `version` (0: all of them).
+    pub async fn rollback_to(&self, version: i64) -> Result<Outcome, RunError> {
+        self.run(Action::Rollback { to: Some(version) }).await
+    }
+
+    /// Runs a migration command.
+    pub async fn run(&self, action: Action) -> Result<Outcome, RunError> {
+        let options = MigrateOptions {
+            dry_run: false,
+            strict: self.strict,
         };
-    };
-    let result = if options.dry_run {
-        match read_applied(&mut engine, table).await {
-            Ok(applied) => {
-                let status = Status::new(&db.migrations, &applied);
-                plan(&status, action, options)
-                    .map_err(RunError::from)
-                    .and_then(|p| dry_run(&p, out))
-            }
-            Err(e) => Err(e),
+        self.job(&Job::Migrate(action, options)).await
+    }
+
+    /// The scripts `action` would run, changing nothing.
+    pub async fn dry_run(&self, action: Action) -> Result<Outcome, RunError> {
+        let options = MigrateOptions {
+            dry_run: true,
+            strict: self.strict,
+        };
+        self.job(&Job::Migrate(action, options)).await
+    }
+
+    /// Where every migration stands; reads without locking or creating anything.
+    pub async fn status(&self) -> Result<StatusReport, RunError> {
+        match self.job(&Job::Status).await? {
+            Outcome::Status(report) => Ok(*report),
+            other => unreachable!("a status job returns a status, not {other:?}"),
         }
-    } else {
-        with_lock(&mut engine, table, mode.lock_timeout, async |engine: &mut E| {
-            engine
-                .create_tracking_table(table)
-                .await
-                .map_err(tracking("creating", table))?;
-            let applied = read_applied(engine, table).await?;
-            let status = Status::new(&db.migrations, &applied);
-            let plan = plan(&status, action, options)?;
-            if !plan.out_of_order.is_empty() {
-                out.warn(&format!(
-                    "applying {} out of order: older than the newest applied migration (use --strict to refuse)",
-                    plan.out_of_order.join(", ")
-                ));
-            }
-            if plan.steps.is_empty() {
-                return Ok(match plan.direction {
-                    Direction::Up => Outcome::UpToDate { ahead: plan.ahead },
-                    Direction::Down => Outcome::NothingToRollBack,
-                });
-            }
-            let started = Instant::now();
-            run_plan(engine, table, &plan, placeholders, out).await?;
-            let (batch, count, took) = (plan.batch, plan.steps.len(), started.elapsed());
-            Ok(match plan.direction {
-                Direction::Up => Outcome::Applied { batch, count, took },
-                Direction::Down => Outcome::RolledBack { batch, count, took },
-            })
+    }
+
+    /// Runs every seed in name order, each in its own transaction.
+    pub async fn seed(&self) -> Result<Outcome, RunError> {
+        self.job(&Job::Seed {
+            specific: None,
+            dry_run: false,
         })
         .await
-    };
-    engine.close().await;
-    result
-}
-
-fn plan<'a>(
-    status: &Status<'a>,
-    action: Action,
-    options: MigrateOptions,
-) -> Result<Plan<'a>, crate::error::Refusal> {
-    match action {
-        Action::Latest { to } => status.plan_latest(to, options.strict),
-        Action::Up { version } => status.plan_up(version, options.strict),
-        Action::Rollback { to } => status.plan_rollback(to),
-        Action::Reset => status.plan_reset(),
-        Action::Down { version } => status.plan_down(version),
     }
-}
 
-fn dry_run(plan: &Plan<'_>, out: &Reporter) -> Result<Outcome, RunError> {
-    let verb = match plan.direction {
-        Direction::Up => "up",
-        Direction::Down => "down",
-    };
-    for m in &plan.steps {
-        let script = read_script(m, plan.direction)?;
-        let transaction = if is_no_transaction(&script) {
-            ", outside any transaction"
-        } else {
-            ""
-        };
-        println!(
-            "-- {} ({verb}{transaction})\n{}\n",
-            m.id(),
-            script.trim_end()
-        );
+    /// Runs one seed, by its name (`01_roles`, with or without `.sql`).
+    pub async fn seed_one(&self, name: &str) -> Result<Outcome, RunError> {
+        self.job(&Job::Seed {
+            specific: Some(name.to_string()),
+            dry_run: false,
+        })
+        .await
     }
-    if plan.steps.is_empty() {
-        out.line("dry run: nothing would run");
+
+    async fn job(&self, job: &Job) -> Result<Outcome, RunError> {
+        run_job(self.db, job, self.target(), &mut Silent).await
     }
-    Ok(Outcome::DryRun {
-        count: plan.steps.len(),
-    })
-}
 
-/// A step's script, read now: scripts are not held in memory between loading and running.
-fn read_script(
-    m: &Migration,
-    direction: Direction,
-) -> Result<Cow<'static, str>, dbgen_core::Error> {
-    match direction {
-        Direction::Up => m.up_script(),
-        // The planner only rolls back reversible migrations.
-        Direction::Down => m.down_script().map(Option::unwrap_or_default),
+    /// For the command set, which prints as the run goes.
+    #[cfg(feature = "cli")]
+    pub(crate) async fn job_observed(
+        &self,
+        job: &Job,
+        observer: &mut dyn crate::observer::Observer,
+    ) -> Result<Outcome, RunError> {
+        run_job(self.db, job, self.target(), observer).await
     }
-}
 
-fn script_path(m: &Migration, direction: Direction) -> Cow<'static, str> {
-    match direction {
-        Direction::Up => m.up_path(),
-        Direction::Down => m.down_path().unwrap_or_default(),
-    }
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Runs a plan's steps. On engines with transactional DDL consecutive steps share one
-/// transaction; a no-transaction step runs alone between them. Every step commits together
-/// with its tracking row.
-async fn run_plan<E: Engine>(
-    engine: &mut E,
-    table: &str,
-    plan: &Plan<'_>,
-    placeholders: &[(String, String)],
-    out: &mut Reporter,
-) -> Result<(), RunError> {
-    if plan.direction == Direction::Down {
-        // Down scripts were not read when the project was loaded: a missing or unreadable
-        // one stops the rollback before it starts rather than halfway.
-        for m in &plan.steps {
-            read_script(m, Direction::Down)?;
+    fn target(&self) -> Target<'_> {
+        Target {
+            pool: self.pool.as_ref(),
+            environment: self.environment.as_ref(),
+            lock_timeout: self.lock_timeout,
         }
-    }
-    // SQLite's lock is its write transaction, already open.
-    let mut open = E::LOCK_IS_TRANSACTION;
-    let mut committed = 0usize;
-    let mut done_in_transaction = 0usize;
-    out.start(plan.steps.len());
-    for m in &plan.steps {
-        let failed = |error: StepError<'_>, committed| failure::<E>(plan, m, error, committed);
-        let script = match read_script(m, plan.direction) {
-            Ok(script) => script,
-            Err(e) => {
-                if open {
-                    let _ = engine.rollback().await;
-                }
-                out.finish();
-                return Err(failed(StepError::Read(e), committed));
-            }
-        };
-        let alone = is_no_transaction(&script);
-        if alone && open {
-            engine
-                .commit()
-                .await
-                .map_err(|e| failed(StepError::Transaction(e), committed))?;
-            open = false;
-            committed += done_in_transaction;
-            done_in_transaction = 0;
-        }
-        if !alone && !open {
-            engine
-                .begin()
-                .await
-                .map_err(|e| failed(StepError::Transaction(e), committed))?;
-            open = true;
-        }
-        let started = Instant::now();
-        let result = step::<E>(engine, table, plan, m, (&script, alone), placeholders).await;
-        if let Err(e) = result {
-            if open {
-                let _ = engine.rollback().await;
-            }
-            out.finish();
-            return Err(failed(StepError::Script(e, &script), committed));
-        }
-        if open && !E::TRANSACTIONAL_DDL {
-            engine
-                .commit()
-                .await
-                .map_err(|e| failed(StepError::Transaction(e), committed))?;
-            open = false;
-            committed += 1;
-        } else if open {
-            done_in_transaction += 1;
-        } else {
-            committed += 1;
-        }
-        let verb = match plan.direction {
-            Direction::Up => "applied",
-            Direction::Down => "reverted",
-        };
-        out.step(verb, &m.id(), started.elapsed());
-    }
-    if open {
-        let commit = engine.commit().await;
-        if let Some(m) = plan.steps.last() {
-            commit.map_err(|e| failure::<E>(plan, m, StepError::Transaction(e), committed))?;
-        }
-    }
-    out.finish();
-    Ok(())
-}
-
-async fn step<E: Engine>(
-    engine: &mut E,
-    table: &str,
-    plan: &Plan<'_>,
-    m: &Migration,
-    (script, alone): (&str, bool),
-    placeholders: &[(String, String)],
-) -> Result<(), sqlx::Error> {
-    let record = match plan.direction {
-        Direction::Up => Record::Applied {
-            version: m.version,
-            name: &m.name,
-            batch: plan.batch,
-            checksum: m.checksum.to_hex(),
-            applied_at: now_millis(),
-        },
-        Direction::Down => Record::Reverted { version: m.version },
-    };
-    let sql = substitute_placeholders(script, placeholders);
-    engine.run_step(table, &sql, &record, alone).await
-}
-
-/// How a step failed.
-enum StepError<'s> {
-    /// Its script could not be read.
-    Read(dbgen_core::Error),
-    /// The script failed; positions in the error are within it.
-    Script(sqlx::Error, &'s str),
-    /// Beginning or committing its transaction failed.
-    Transaction(sqlx::Error),
-}
-
-/// Why a script could not be read, without its path (the message starts with it).
-fn read_failure(error: &dbgen_core::Error) -> String {
-    match error {
-        dbgen_core::Error::Io { source, .. } => format!("cannot read it: {source}"),
-        dbgen_core::Error::BadFile { reason, .. } => reason.clone(),
-        dbgen_core::Error::ChangedWhileRunning { .. } => "it changed while dbgen was running (its checksum is no longer the one it had when the project was loaded), so it was not run: run the command again".to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// A failed step: the file, the position, the driver's message, and what remains applied.
-fn failure<E: Engine>(
-    plan: &Plan<'_>,
-    m: &Migration,
-    error: StepError<'_>,
-    committed: usize,
-) -> RunError {
-    let file = script_path(m, plan.direction).into_owned();
-    let read_failed = matches!(error, StepError::Read(_));
-    let note = if !E::TRANSACTIONAL_DDL && read_failed {
-        match committed {
-            0 => "nothing of this run was applied".to_string(),
-            n => format!(
-                "{n} migration{} applied before it remain{}",
-                plural(n),
-                if n == 1 { "s" } else { "" }
-            ),
-        }
-    } else if !E::TRANSACTIONAL_DDL {
-        "this engine commits DDL statements as they run: statements of this script before the failing one may have taken effect (its tracking row was not written); check the schema, fix the script and run again".to_string()
-    } else if committed == 0 {
-        "the transaction was rolled back: nothing of this run remains".to_string()
-    } else {
-        format!(
-            "the failing transaction was rolled back; {committed} migration{} committed before it (split around a no-transaction migration) remain{}",
-            plural(committed),
-            if committed == 1 { "s" } else { "" }
-        )
-    };
-    let (message, position, driver_error) = match &error {
-        StepError::Read(e) => (read_failure(e), None, None),
-        StepError::Script(e, script) => (
-            describe(e),
-            E::error_position(e).map(|offset| line_column(script, offset)),
-            Some(e),
-        ),
-        StepError::Transaction(e) => (describe(e), None, Some(e)),
-    };
-    // PostgreSQL keeps a lock per table a transaction touches, in a table of fixed size.
-    let out_of_locks = driver_error
-        .and_then(|e| e.as_database_error())
-        .is_some_and(|e| e.code().as_deref() == Some("53200"));
-    let note = if out_of_locks {
-        format!(
-            "{note}\n  one batch is one transaction, and this one touches more tables than the server's lock table holds: apply it in steps with `--to VERSION`, or raise max_locks_per_transaction"
-        )
-    } else {
-        note
-    };
-    RunError::Script {
-        file,
-        position,
-        message,
-        note: Some(note),
     }
 }

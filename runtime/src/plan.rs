@@ -4,13 +4,16 @@
 use dbgen_core::{Checksum, Migration};
 
 use crate::engine::AppliedRow;
-use crate::error::Refusal;
+use crate::error::{MigrationId, Refusal};
 
 /// Where one migration stands against one database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum State {
+    /// Applied, with the checksum its file has.
     Applied,
+    /// Known, not applied.
     Pending,
     /// Applied, but the file's checksum differs from the one recorded.
     Modified,
@@ -21,6 +24,7 @@ pub enum State {
 }
 
 impl State {
+    /// The word `status` shows: `applied`, `pending`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
@@ -46,6 +50,14 @@ impl<'a> Entry<'a> {
             (Some(m), _) => m.version,
             (None, Some(row)) => row.version,
             (None, None) => 0,
+        }
+    }
+
+    /// Its version and name.
+    pub fn id(&self) -> MigrationId {
+        MigrationId {
+            version: self.version(),
+            name: self.name().to_string(),
         }
     }
 
@@ -112,27 +124,13 @@ impl<'a> Status<'a> {
 
     /// Modified or missing migrations stop every command that changes the database.
     pub fn check_intact(&self) -> Result<(), Refusal> {
-        let broken: Vec<String> = self
-            .entries
-            .iter()
-            .filter_map(|e| match e.state {
-                State::Modified => Some(format!(
-                    "{}_{} was changed after it was applied (checksum differs): restore {} as it was applied and put the change in a new migration",
-                    e.version(),
-                    e.name(),
-                    e.migration.map_or("the file".into(), |m| m.up_path())
-                )),
-                State::Missing => Some(format!(
-                    "{}_{} is applied but its file is gone: restore {}_{}.up.sql (and .down.sql) from version control",
-                    e.version(), e.name(), e.version(), e.name()
-                )),
-                _ => None,
-            })
-            .collect();
-        if broken.is_empty() {
+        let ids =
+            |state: State| -> Vec<MigrationId> { self.with_state(state).map(Entry::id).collect() };
+        let (modified, missing) = (ids(State::Modified), ids(State::Missing));
+        if modified.is_empty() && missing.is_empty() {
             Ok(())
         } else {
-            Err(Refusal::NotIntact(broken))
+            Err(Refusal::NotIntact { modified, missing })
         }
     }
 
@@ -186,10 +184,10 @@ impl<'a> Status<'a> {
 
     fn up_plan(&self, steps: Vec<&'a Migration>, strict: bool) -> Result<Plan<'a>, Refusal> {
         let newest = self.newest_applied();
-        let out_of_order: Vec<String> = steps
+        let out_of_order: Vec<MigrationId> = steps
             .iter()
             .filter(|m| newest.is_some_and(|n| m.version < n))
-            .map(|m| m.id())
+            .map(|m| migration_id(m))
             .collect();
         if strict && !out_of_order.is_empty() {
             return Err(Refusal::OutOfOrder(out_of_order));
@@ -253,19 +251,19 @@ impl<'a> Status<'a> {
             .rev()
             .filter(|e| e.applied.is_some() && selected(e))
             .collect();
-        let unknown: Vec<String> = chosen
+        let unknown: Vec<MigrationId> = chosen
             .iter()
             .filter(|e| e.migration.is_none())
-            .map(|e| format!("{}_{}", e.version(), e.name()))
+            .map(|e| e.id())
             .collect();
         if !unknown.is_empty() {
             return Err(Refusal::NeedsNewerRelease(unknown));
         }
-        let irreversible: Vec<String> = chosen
+        let irreversible: Vec<MigrationId> = chosen
             .iter()
             .filter_map(|e| e.migration)
             .filter(|m| !m.is_reversible())
-            .map(|m| m.id())
+            .map(|m| migration_id(m))
             .collect();
         if !irreversible.is_empty() {
             return Err(Refusal::Irreversible(irreversible));
@@ -289,6 +287,13 @@ impl<'a> Status<'a> {
         } else {
             Err(Refusal::UnknownVersion(version))
         }
+    }
+}
+
+pub(crate) fn migration_id(m: &Migration) -> MigrationId {
+    MigrationId {
+        version: m.version,
+        name: m.name.to_string(),
     }
 }
 
@@ -332,7 +337,7 @@ pub struct Plan<'a> {
     pub batch: i64,
     pub steps: Vec<&'a Migration>,
     /// Pending migrations older than the newest applied one (merged from a branch).
-    pub out_of_order: Vec<String>,
+    pub out_of_order: Vec<MigrationId>,
     /// Applied migrations newer than this build knows.
     pub ahead: usize,
 }
@@ -450,7 +455,7 @@ mod tests {
         // Rolling back the newer release's batch needs its files.
         let err = status.plan_rollback(None).unwrap_err();
         assert!(
-            matches!(err, Refusal::NeedsNewerRelease(ref v) if v == &["3_newer"]),
+            matches!(err, Refusal::NeedsNewerRelease(ref v) if v[0].to_string() == "3_newer"),
             "{err}"
         );
         // Without migration 2 the database's 2 is a gap below known 3... here: known 1 and 3.
@@ -466,7 +471,7 @@ mod tests {
         let applied = vec![row(&ms[0], 1), row(&ms[2], 1)];
         let status = Status::new(&ms, &applied);
         let plan = status.plan_latest(None, false).unwrap();
-        assert_eq!(plan.out_of_order, ["2_m2"]);
+        assert_eq!(plan.out_of_order, [migration_id(&ms[1])]);
         assert!(matches!(
             status.plan_latest(None, true),
             Err(Refusal::OutOfOrder(_))
@@ -510,7 +515,7 @@ mod tests {
         let applied = vec![row(&ms[0], 1), row(&ms[1], 1), row(&ms[2], 1)];
         let status = Status::new(&ms, &applied);
         let err = status.plan_rollback(None).unwrap_err();
-        assert!(matches!(err, Refusal::Irreversible(ref v) if v == &["2_m2"]));
+        assert!(matches!(err, Refusal::Irreversible(ref v) if v == &[migration_id(&ms[1])]));
     }
 
     #[test]

@@ -1,19 +1,16 @@
 //! What `#[derive(Databases)]` gives an application: its databases as `'static` data, and
-//! for each one its connection, a pool, and `migrate_latest` for migrate-on-start.
+//! for each one its connection, a pool, and a [`Migrator`].
 
 use std::future::Future;
-use std::time::Duration;
 
 use dbgen_core::{
-    ConnectionSettings, Database, DatabaseConfig, Driver, Migration, Seed, resolve_connection,
+    ConnectionSettings, Database, DatabaseConfig, Migration, Seed, resolve_connection,
 };
-use sqlx::pool::PoolOptions;
 
-use crate::engine::{mysql_options, postgres_options, sqlite_options};
-use crate::error::{RunError, describe};
-use crate::migrator::{Action, MigrateOptions, Outcome};
-use crate::output::OutputMode;
-use crate::run::{Context, Job, RunSettings, run_one};
+use crate::environment::Environment;
+use crate::error::RunError;
+use crate::migrator::{Migrator, Outcome};
+use crate::pool::Pool;
 
 /// An application's databases, one enum variant each. Implemented by `#[derive(Databases)]`.
 pub trait Databases: Copy + Sized + Send + Sync + 'static {
@@ -31,108 +28,50 @@ pub trait Databases: Copy + Sized + Send + Sync + 'static {
         &self.definition().name
     }
 
+    /// Its config: `dbgen.toml` merged with its `database.toml`.
     fn config(self) -> &'static DatabaseConfig {
         &self.definition().config
     }
 
+    /// Its migrations, in version order.
     fn migrations(self) -> &'static [Migration] {
         &self.definition().migrations
     }
 
+    /// Its seeds, in name order.
     fn seeds(self) -> &'static [Seed] {
         &self.definition().seeds
     }
 
-    /// Where this database lives, from `{P}_DB_*` in the environment (and `./.env`).
+    /// Where this database lives, from its `{P}_DB_*` variables in the process environment
+    /// (over `.env` in the project root: `$DBGEN_ROOT`, else the current folder).
     fn connection(self) -> Result<ConnectionSettings, RunError> {
-        let ctx = Context::from_current_dir()?;
+        self.connection_in(&Environment::from_process()?)
+    }
+
+    /// Where this database lives, from `environment`'s variables.
+    fn connection_in(self, environment: &Environment) -> Result<ConnectionSettings, RunError> {
         Ok(resolve_connection(
             self.definition(),
-            &ctx.env,
-            &ctx.base_dir,
+            environment.vars(),
+            environment.root(),
         )?)
     }
 
-    /// A connection pool sized by the database's `[pool]` config.
+    /// A connection pool sized by the database's `[pool]` config; `.into_postgres()` (and
+    /// friends) give the sqlx pool.
     fn connect(self) -> impl Future<Output = Result<Pool, RunError>> + Send {
         async move { Pool::connect(self.definition(), &self.connection()?).await }
     }
 
-    /// Applies every pending migration (for apps that migrate on start); waits for another
-    /// runner's lock as `lock_timeout` says.
+    /// Runs this database's migrations and seeds: `Database::Shop.migrator().on(&pool).latest()`.
+    fn migrator(self) -> Migrator<'static> {
+        Migrator::new(self.definition())
+    }
+
+    /// Applies every pending migration on a connection of its own (for apps that migrate on
+    /// start); waits for another runner's lock as `lock_timeout` says. Prints nothing.
     fn migrate_latest(self) -> impl Future<Output = Result<Outcome, RunError>> + Send {
-        async move {
-            let ctx = Context::from_current_dir()?;
-            let job = Job::Migrate(Action::Latest { to: None }, MigrateOptions::default());
-            let settings = RunSettings {
-                jobs: 1,
-                lock_timeout: None,
-                output: OutputMode::default(),
-            };
-            run_one(self.definition(), &job, &ctx, settings).await
-        }
-    }
-}
-
-/// A pool on whichever engine the database's driver names.
-#[derive(Debug, Clone)]
-pub enum Pool {
-    Postgres(sqlx::PgPool),
-    MySql(sqlx::MySqlPool),
-    Sqlite(sqlx::SqlitePool),
-}
-
-impl Pool {
-    pub async fn connect(db: &Database, settings: &ConnectionSettings) -> Result<Self, RunError> {
-        fn options<DB: sqlx::Database>(db: &Database) -> PoolOptions<DB> {
-            let pool = &db.config.pool;
-            PoolOptions::new()
-                .max_connections(pool.max_connections)
-                .min_connections(pool.min_connections)
-                .acquire_timeout(Duration::from_secs(pool.acquire_timeout_secs))
-        }
-        let result = match db.config.driver {
-            Driver::Postgres => match postgres_options(settings) {
-                Ok(o) => options(db).connect_with(o).await.map(Pool::Postgres),
-                Err(e) => Err(e),
-            },
-            Driver::Mysql => match mysql_options(settings) {
-                Ok(o) => options(db).connect_with(o).await.map(Pool::MySql),
-                Err(e) => Err(e),
-            },
-            Driver::Sqlite => match sqlite_options(settings) {
-                Ok(o) => options(db)
-                    .connect_with(o.create_if_missing(true))
-                    .await
-                    .map(Pool::Sqlite),
-                Err(e) => Err(e),
-            },
-        };
-        result.map_err(|e| RunError::Connect {
-            target: settings.to_string(),
-            variables: settings.variables_list(),
-            message: describe(&e),
-        })
-    }
-
-    pub fn as_postgres(&self) -> Option<&sqlx::PgPool> {
-        match self {
-            Pool::Postgres(pool) => Some(pool),
-            _ => None,
-        }
-    }
-
-    pub fn as_mysql(&self) -> Option<&sqlx::MySqlPool> {
-        match self {
-            Pool::MySql(pool) => Some(pool),
-            _ => None,
-        }
-    }
-
-    pub fn as_sqlite(&self) -> Option<&sqlx::SqlitePool> {
-        match self {
-            Pool::Sqlite(pool) => Some(pool),
-            _ => None,
-        }
+        async move { self.migrator().latest().await }
     }
 }

@@ -2,47 +2,66 @@
 
 use std::fmt::Write;
 
-use dbgen_core::{ConnectionSettings, Database, format_utc_millis};
+use dbgen_core::{Database, format_utc_millis};
 use serde::Serialize;
 
 use crate::plan::{State, Status};
 
+/// One migration in a [`StatusReport`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationReport {
+    /// Its version.
     pub version: i64,
+    /// Its name.
     pub name: String,
+    /// Where it stands.
     pub state: State,
+    /// The batch that applied it, when applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<i64>,
-    /// Milliseconds since the Unix epoch.
+    /// When it was applied, in milliseconds since the Unix epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<i64>,
+    /// How long its script ran, in milliseconds, when applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_ms: Option<i64>,
 }
 
+/// Where every migration of one database stands (`migrate status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct StatusReport {
+    /// The database's name.
     pub database: String,
+    /// Its engine: `postgres`, `mysql` or `sqlite`.
     pub driver: String,
     /// The connection with any password hidden.
     pub connection: String,
+    /// The tracking table.
     pub table: String,
+    /// Nothing pending, modified or missing.
     pub up_to_date: bool,
+    /// How many are applied.
     pub applied: usize,
+    /// How many are pending.
     pub pending: usize,
+    /// How many are applied with a changed file.
     pub modified: usize,
+    /// How many are applied with no file.
     pub missing: usize,
+    /// How many are applied and newer than every file this build knows.
     pub ahead: usize,
+    /// Every migration, known or applied, in version order.
     pub migrations: Vec<MigrationReport>,
 }
 
 impl StatusReport {
-    pub(crate) fn new(db: &Database, settings: &ConnectionSettings, status: &Status<'_>) -> Self {
+    pub(crate) fn new(db: &Database, connection: String, status: &Status<'_>) -> Self {
         Self {
             database: db.name.to_string(),
             driver: db.config.driver.to_string(),
-            connection: settings.to_string(),
+            connection,
             table: db.config.migrations_table.to_string(),
             up_to_date: status.is_up_to_date(),
             applied: status.count(State::Applied),
@@ -65,6 +84,7 @@ impl StatusReport {
         }
     }
 
+    /// `up to date (12 applied, 0 pending)`.
     pub fn summary(&self) -> String {
         let mut parts = vec![
             format!("{} applied", self.applied),

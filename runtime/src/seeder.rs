@@ -3,12 +3,13 @@
 
 use std::time::Instant;
 
-use dbgen_core::{ConnectionSettings, Database, Seed, substitute_placeholders};
+use dbgen_core::{Database, Seed, substitute_placeholders};
 
-use crate::engine::{Engine, OpenMode};
+use crate::engine::{Engine, OpenMode, Source};
 use crate::error::{RunError, describe, line_column};
-use crate::migrator::{Outcome, open, with_lock};
-use crate::output::Reporter;
+use crate::execute::{open, with_lock};
+use crate::migrator::{Outcome, PlannedScript, StepReport};
+use crate::observer::Observer;
 
 pub(crate) fn select<'a>(
     db: &'a Database,
@@ -31,20 +32,27 @@ pub(crate) fn select<'a>(
 
 pub(crate) async fn run<E: Engine>(
     db: &Database,
-    settings: &ConnectionSettings,
+    source: Source<'_>,
     seeds: &[&Seed],
     (dry_run, mode): (bool, OpenMode),
     placeholders: &[(String, String)],
-    out: &mut Reporter,
+    out: &mut dyn Observer,
 ) -> Result<Outcome, RunError> {
     if dry_run {
-        for seed in seeds {
-            println!("-- seed {}\n{}\n", seed.path, seed.sql.trim_end());
-        }
-        return Ok(Outcome::DryRun { count: seeds.len() });
+        let scripts = seeds
+            .iter()
+            .map(|seed| PlannedScript {
+                id: seed.name.to_string(),
+                file: seed.path.to_string(),
+                direction: "seed",
+                no_transaction: false,
+                sql: seed.sql.to_string(),
+            })
+            .collect();
+        return Ok(Outcome::DryRun { scripts });
     }
     let Some(mut engine) = open::<E>(
-        settings,
+        source,
         OpenMode {
             create: true,
             ..mode
@@ -53,7 +61,7 @@ pub(crate) async fn run<E: Engine>(
     .await?
     else {
         return Ok(Outcome::Seeded {
-            count: 0,
+            steps: Vec::new(),
             took: Default::default(),
         });
     };
@@ -64,13 +72,14 @@ pub(crate) async fn run<E: Engine>(
         table,
         mode.lock_timeout,
         async |engine: &mut E| {
-            out.start(seeds.len());
+            out.started(seeds.len());
+            let mut steps = Vec::with_capacity(seeds.len());
             for seed in seeds {
                 let step_started = Instant::now();
                 let sql = substitute_placeholders(&seed.sql, placeholders);
                 if let Err(e) = run_one(engine, &sql).await {
                     let _ = engine.rollback().await;
-                    out.finish();
+                    out.finished();
                     return Err(RunError::Script {
                         file: seed.path.to_string(),
                         position: E::error_position(&e)
@@ -79,13 +88,21 @@ pub(crate) async fn run<E: Engine>(
                         note: Some(
                             "this seed was rolled back; the seeds before it remain".to_string(),
                         ),
+                        source: Some(e),
                     });
                 }
-                out.step("ran", &format!("{}.sql", seed.name), step_started.elapsed());
+                let step = StepReport {
+                    id: format!("{}.sql", seed.name),
+                    version: None,
+                    took: step_started.elapsed(),
+                };
+                tracing::info!(database = %db.name, seed = %seed.name, took_ms = step.took.as_millis() as u64, "ran seed");
+                out.step("ran", &step);
+                steps.push(step);
             }
-            out.finish();
+            out.finished();
             Ok(Outcome::Seeded {
-                count: seeds.len(),
+                steps,
                 took: started.elapsed(),
             })
         },

@@ -14,5 +14,5 @@ enum Database {
 }
 
 fn main() -> std::process::ExitCode {
-    dbgen_runtime::app::main::<Database>()
+    dbgen_runtime::cli::main::<Database>()
 }

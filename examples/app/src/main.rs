@@ -1,24 +1,28 @@
-//! dbgen-example: an application whose binary carries every migration and seed of this
+//! dbgen-example: an async service whose binary carries every migration and seed of this
 //! repository's databases and runs them on a server that has no source tree.
 //!
-//! It shows the second way to serve dbgen's command set: nested in the application's own
-//! clap CLI. The first way, a binary that is nothing but the command set, is one line:
-//! see `examples/minimal.rs`.
+//! It shows the two things a real service does with dbgen:
+//! - `serve` migrates on start (when `PERMISO_AUTO_MIGRATE=true`) through the service's own
+//!   sqlx pool, quietly, and logs what happened itself;
+//! - dbgen's command set, nested under `db` in the service's own clap CLI (and, here, also
+//!   at the top level). The binary that is nothing but the command set is one line: see
+//!   `examples/minimal.rs`.
 //!
 //! ```text
-//! dbgen-example migrate latest --all        the command set, at the top level
-//! dbgen-example migrate:permiso:status      knex's npm script names work too
-//! dbgen-example db seed run permiso-sqlite  the same commands under `db`
 //! dbgen-example serve                       the service; PERMISO_AUTO_MIGRATE=true migrates first
+//! dbgen-example db migrate latest --all     the command set under `db`
+//! dbgen-example db migrate:permiso:status   knex's npm script names work too
+//! dbgen-example migrate status --all        the same commands at the top level
 //! ```
 
 mod databases;
 
+use std::error::Error;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use dbgen_runtime::Databases;
-use dbgen_runtime::app::DbCommand;
+use dbgen_runtime::cli::DbCommand;
 
 use crate::databases::Database;
 
@@ -49,54 +53,52 @@ enum Command {
     Direct(DbCommand),
 }
 
-fn main() -> ExitCode {
-    dbgen_runtime::app::exit_quietly_on_closed_pipe();
-    let args = dbgen_runtime::expand_script_names(std::env::args_os());
-    match Cli::parse_from(args).command {
-        Command::Db(command) | Command::Direct(command) => command.run::<Database>().into(),
-        Command::Serve { once } => serve(once),
+#[tokio::main]
+async fn main() -> ExitCode {
+    dbgen_runtime::cli::exit_quietly_on_closed_pipe();
+    match Cli::parse().command {
+        Command::Db(command) | Command::Direct(command) => command.run::<Database>().await.into(),
+        Command::Serve { once } => match serve(once).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
-/// What a real service does at start-up: migrate when asked to (Permiso's
-/// `PERMISO_AUTO_MIGRATE`), then open its pool.
-fn serve(once: bool) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+/// What a real service does at start-up: open its pool, migrate through it when asked to
+/// (Permiso's `PERMISO_AUTO_MIGRATE`), then serve.
+async fn serve(once: bool) -> Result<(), Box<dyn Error>> {
+    let db = Database::Permiso;
+    let pool = db.connect().await?.into_postgres()?;
+    if auto_migrate() {
+        // Quiet: the outcome comes back as data, and the service logs it its own way.
+        let outcome = db.migrator().on(&pool).latest().await?;
+        for step in outcome.steps() {
+            println!("{}: applied {} in {:?}", db.name(), step.id, step.took);
         }
-    };
-    runtime.block_on(async {
-        let db = Database::Permiso;
-        if auto_migrate() {
-            match db.migrate_latest().await {
-                Ok(outcome) => println!("{}: {}", db.name(), outcome.summary()),
-                Err(e) => {
-                    eprintln!("error: {}: {e}", db.name());
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-        let _pool = match db.connect().await {
-            Ok(pool) => pool,
-            Err(e) => {
-                eprintln!("error: {}: {e}", db.name());
-                return ExitCode::FAILURE;
-            }
-        };
-        println!(
-            "serving with {} ({} migrations built in)",
-            db.name(),
-            db.migrations().len()
-        );
-        if !once {
-            // A real service would serve requests with the pool here.
-            std::future::pending::<()>().await;
-        }
-        ExitCode::SUCCESS
-    })
+        println!("{}: {}", db.name(), outcome.summary());
+    }
+    let status = db.migrator().on(&pool).status().await?;
+    let (tables,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "serving with {} ({} migrations built in, {}; {tables} tables)",
+        db.name(),
+        db.migrations().len(),
+        status.summary()
+    );
+    if !once {
+        // A real service would serve requests with the pool here.
+        tokio::signal::ctrl_c().await?;
+    }
+    pool.close().await;
+    Ok(())
 }
 
 fn auto_migrate() -> bool {

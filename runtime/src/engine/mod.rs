@@ -1,27 +1,61 @@
 //! One small file per database engine behind [`Engine`]; everything above it is engine-free.
 
+mod conn;
+#[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::time::{Duration, Instant};
 
 use dbgen_core::ConnectionSettings;
 
+pub(crate) use conn::Conn;
+#[cfg(feature = "mysql")]
 pub(crate) use mysql::{MySql, connect_options as mysql_options};
+#[cfg(feature = "postgres")]
 pub(crate) use postgres::{Postgres, connect_options as postgres_options};
+#[cfg(feature = "sqlite")]
 pub(crate) use sqlite::{Sqlite, connect_options as sqlite_options};
+
+use crate::pool::Pool;
+
+/// Where an engine gets its connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// Its own, opened from these settings.
+    Settings(&'a ConnectionSettings),
+    /// One borrowed from the application's pool (already checked to be of the engine).
+    Pool(&'a Pool),
+}
+
+impl Source<'_> {
+    /// The connection as messages show it, password hidden.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Source::Settings(settings) => settings.to_string(),
+            Source::Pool(_) => "the application's pool".to_string(),
+        }
+    }
+}
 
 /// A row of the tracking table: one applied migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AppliedRow {
+    /// The migration's version.
     pub version: i64,
+    /// Its name.
     pub name: String,
+    /// The batch (one `latest` run) that applied it.
     pub batch: i64,
     /// Hex SHA-256 of the up script as it was applied.
     pub checksum: String,
-    /// Milliseconds since the Unix epoch.
+    /// When it was applied, in milliseconds since the Unix epoch.
     pub applied_at: i64,
+    /// How long its script ran, in milliseconds.
     pub execution_ms: i64,
 }
 
@@ -47,10 +81,7 @@ pub(crate) trait Engine: Sized {
     const LOCK_IS_TRANSACTION: bool;
 
     /// `Ok(None)`: opened read-only and the database does not exist yet (it is empty).
-    async fn open(
-        settings: &ConnectionSettings,
-        mode: OpenMode,
-    ) -> Result<Option<Self>, sqlx::Error>;
+    async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error>;
     /// Waits up to the open mode's timeout; `Ok(false)` when it ran out.
     async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error>;
     async fn unlock(&mut self, table: &str) -> Result<(), sqlx::Error>;
@@ -209,6 +240,6 @@ pub(crate) fn none_if_missing<T>(
 }
 
 /// An error sqlx cannot raise itself: the target does not fit this engine.
-pub(crate) fn wrong_target(settings: &ConnectionSettings) -> sqlx::Error {
-    sqlx::Error::Configuration(format!("{settings} is not a {} connection", settings.driver).into())
+pub(crate) fn wrong_target(what: &dyn std::fmt::Display, engine: &str) -> sqlx::Error {
+    sqlx::Error::Configuration(format!("{what} is not a {engine} connection").into())
 }

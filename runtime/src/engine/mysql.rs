@@ -5,14 +5,17 @@ use sha2::{Digest, Sha256};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, Connection};
 
+use crate::pool::Pool;
+
 use super::{
-    AppliedRow, Engine, OpenMode, decode_applied, none_if_missing, select_applied_sql, wrong_target,
+    AppliedRow, Conn, Engine, OpenMode, Source, decode_applied, none_if_missing,
+    select_applied_sql, wrong_target,
 };
 
 /// MySQL and MariaDB: DDL commits implicitly, so each migration is its own transaction
 /// with its tracking row; `GET_LOCK` is released when the session ends.
 pub(crate) struct MySql {
-    conn: MySqlConnection,
+    conn: Conn<sqlx::MySql>,
     mode: OpenMode,
     lock_name: Option<String>,
 }
@@ -42,7 +45,7 @@ pub(crate) fn connect_options(
                 None => options,
             }
         }
-        ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings)),
+        ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings, "MySQL")),
     })
 }
 
@@ -51,11 +54,15 @@ impl Engine for MySql {
     const TEXT_TYPE: &'static str = "VARCHAR(255)";
     const LOCK_IS_TRANSACTION: bool = false;
 
-    async fn open(
-        settings: &ConnectionSettings,
-        mode: OpenMode,
-    ) -> Result<Option<Self>, sqlx::Error> {
-        let conn = MySqlConnection::connect_with(&connect_options(settings)?).await?;
+    async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error> {
+        let conn = match source {
+            Source::Settings(settings) => {
+                Conn::Own(MySqlConnection::connect_with(&connect_options(settings)?).await?)
+            }
+            Source::Pool(Pool::MySql(pool)) => Conn::pooled(pool.acquire().await?),
+            #[allow(unreachable_patterns)]
+            Source::Pool(_) => return Err(wrong_target(&"the pool", "MySQL")),
+        };
         Ok(Some(Self {
             conn,
             mode,
@@ -66,7 +73,7 @@ impl Engine for MySql {
     async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error> {
         // Lock names are server-wide (and at most 64 characters): key them by schema and table.
         let schema: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
-            .fetch_one(&mut self.conn)
+            .fetch_one(&mut *self.conn)
             .await?;
         let digest = Sha256::digest(format!("{}.{table}", schema.unwrap_or_default()).as_bytes());
         let name = format!(
@@ -80,7 +87,7 @@ impl Engine for MySql {
         let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
             .bind(&name)
             .bind(secs)
-            .fetch_one(&mut self.conn)
+            .fetch_one(&mut *self.conn)
             .await?;
         let locked = got == Some(1);
         if locked {
@@ -93,7 +100,7 @@ impl Engine for MySql {
         if let Some(name) = self.lock_name.take() {
             sqlx::query("SELECT RELEASE_LOCK(?)")
                 .bind(name)
-                .execute(&mut self.conn)
+                .execute(&mut *self.conn)
                 .await?;
         }
         Ok(())
@@ -101,7 +108,7 @@ impl Engine for MySql {
 
     async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error> {
         let rows = sqlx::raw_sql(AssertSqlSafe(select_applied_sql(table)))
-            .fetch_all(&mut self.conn)
+            .fetch_all(&mut *self.conn)
             .await;
         none_if_missing(rows, |e| e.code().as_deref() == Some("42S02"))?
             .map(decode_applied)
@@ -110,12 +117,12 @@ impl Engine for MySql {
 
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut self.conn)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
 
     async fn close(self) {
-        let _ = self.conn.close().await;
+        self.conn.close().await;
     }
 }

@@ -5,15 +5,17 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection};
 
+use crate::pool::Pool;
+
 use super::{
-    AppliedRow, Engine, OpenMode, Record, decode_applied, none_if_missing, run_then_record,
-    script_then, select_applied_sql, wrong_target,
+    AppliedRow, Conn, Engine, OpenMode, Record, Source, decode_applied, none_if_missing,
+    run_then_record, script_then, select_applied_sql, wrong_target,
 };
 
 /// PostgreSQL: transactional DDL, session advisory locks (released when the session ends,
 /// so a killed runner leaves none behind).
 pub(crate) struct Postgres {
-    conn: PgConnection,
+    conn: Conn<sqlx::Postgres>,
     mode: OpenMode,
 }
 
@@ -40,7 +42,7 @@ pub(crate) fn connect_options(
                 None => options,
             }
         }
-        ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings)),
+        ConnectionTarget::SqliteFile(_) => return Err(wrong_target(settings, "PostgreSQL")),
     };
     Ok(without_loopback_tls(options, settings).application_name("dbgen"))
 }
@@ -80,11 +82,15 @@ impl Engine for Postgres {
     const TEXT_TYPE: &'static str = "TEXT";
     const LOCK_IS_TRANSACTION: bool = false;
 
-    async fn open(
-        settings: &ConnectionSettings,
-        mode: OpenMode,
-    ) -> Result<Option<Self>, sqlx::Error> {
-        let conn = PgConnection::connect_with(&connect_options(settings)?).await?;
+    async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error> {
+        let conn = match source {
+            Source::Settings(settings) => {
+                Conn::Own(PgConnection::connect_with(&connect_options(settings)?).await?)
+            }
+            Source::Pool(Pool::Postgres(pool)) => Conn::pooled(pool.acquire().await?),
+            #[allow(unreachable_patterns)]
+            Source::Pool(_) => return Err(wrong_target(&"the pool", "PostgreSQL")),
+        };
         Ok(Some(Self { conn, mode }))
     }
 
@@ -92,14 +98,14 @@ impl Engine for Postgres {
         // lock_timeout bounds the wait and wakes us the moment the holder lets go.
         let ms = self.mode.lock_timeout.as_millis().max(1);
         sqlx::raw_sql(AssertSqlSafe(format!("SET lock_timeout = {ms}")))
-            .execute(&mut self.conn)
+            .execute(&mut *self.conn)
             .await?;
         let locked = sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(lock_key(table))
-            .execute(&mut self.conn)
+            .execute(&mut *self.conn)
             .await;
         sqlx::raw_sql("RESET lock_timeout")
-            .execute(&mut self.conn)
+            .execute(&mut *self.conn)
             .await?;
         match locked {
             Ok(_) => Ok(true),
@@ -111,7 +117,7 @@ impl Engine for Postgres {
     async fn unlock(&mut self, table: &str) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(lock_key(table))
-            .execute(&mut self.conn)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
@@ -119,7 +125,7 @@ impl Engine for Postgres {
     async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error> {
         // A simple query: one round trip, no prepare.
         let rows = sqlx::raw_sql(AssertSqlSafe(select_applied_sql(table)))
-            .fetch_all(&mut self.conn)
+            .fetch_all(&mut *self.conn)
             .await;
         none_if_missing(rows, |e| e.code().as_deref() == Some("42P01"))?
             .map(decode_applied)
@@ -128,7 +134,7 @@ impl Engine for Postgres {
 
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut self.conn)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
@@ -153,7 +159,7 @@ impl Engine for Postgres {
     }
 
     async fn close(self) {
-        let _ = self.conn.close().await;
+        self.conn.close().await;
     }
 
     fn error_position(err: &sqlx::Error) -> Option<usize> {

@@ -4,15 +4,17 @@ use dbgen_core::{ConnectionSettings, ConnectionTarget};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection};
 
+use crate::pool::Pool;
+
 use super::{
-    AppliedRow, Engine, OpenMode, Record, decode_applied, none_if_missing, run_then_record,
-    script_then, select_applied_sql,
+    AppliedRow, Conn, Engine, OpenMode, Record, Source, decode_applied, none_if_missing,
+    run_then_record, script_then, select_applied_sql,
 };
 
 /// SQLite: transactional DDL; the lock is the write transaction (`BEGIN IMMEDIATE`), which
 /// the file system releases when a runner dies.
 pub(crate) struct Sqlite {
-    conn: SqliteConnection,
+    conn: Conn<sqlx::Sqlite>,
     in_transaction: bool,
 }
 
@@ -23,7 +25,7 @@ pub(crate) fn connect_options(
     match &settings.target {
         ConnectionTarget::Url(url) => SqliteConnectOptions::from_str(url.expose()),
         ConnectionTarget::SqliteFile(path) => Ok(SqliteConnectOptions::new().filename(path)),
-        ConnectionTarget::Server { .. } => Err(super::wrong_target(settings)),
+        ConnectionTarget::Server { .. } => Err(super::wrong_target(settings, "SQLite")),
     }
 }
 
@@ -32,10 +34,19 @@ impl Engine for Sqlite {
     const TEXT_TYPE: &'static str = "TEXT";
     const LOCK_IS_TRANSACTION: bool = true;
 
-    async fn open(
-        settings: &ConnectionSettings,
-        mode: OpenMode,
-    ) -> Result<Option<Self>, sqlx::Error> {
+    async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error> {
+        let settings = match source {
+            Source::Settings(settings) => settings,
+            // The pool's own busy_timeout bounds the wait for the write lock.
+            Source::Pool(Pool::Sqlite(pool)) => {
+                return Ok(Some(Self {
+                    conn: Conn::pooled(pool.acquire().await?),
+                    in_transaction: false,
+                }));
+            }
+            #[allow(unreachable_patterns)]
+            Source::Pool(_) => return Err(super::wrong_target(&"the pool", "SQLite")),
+        };
         let options = connect_options(settings)?;
         // A read-only command must not create the file: a missing database is an empty one.
         let file = options.get_filename();
@@ -45,7 +56,7 @@ impl Engine for Sqlite {
         let options = options
             .create_if_missing(mode.create)
             .busy_timeout(mode.lock_timeout);
-        let conn = SqliteConnection::connect_with(&options).await?;
+        let conn = Conn::Own(SqliteConnection::connect_with(&options).await?);
         Ok(Some(Self {
             conn,
             in_transaction: false,
@@ -71,7 +82,7 @@ impl Engine for Sqlite {
 
     async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error> {
         let rows = sqlx::raw_sql(AssertSqlSafe(select_applied_sql(table)))
-            .fetch_all(&mut self.conn)
+            .fetch_all(&mut *self.conn)
             .await;
         none_if_missing(rows, |e| e.message().starts_with("no such table"))?
             .map(decode_applied)
@@ -99,7 +110,7 @@ impl Engine for Sqlite {
 
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut self.conn)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
@@ -127,6 +138,6 @@ impl Engine for Sqlite {
     }
 
     async fn close(self) {
-        let _ = self.conn.close().await;
+        self.conn.close().await;
     }
 }

@@ -2,15 +2,17 @@
 //! database's name so that concurrent runs (`--jobs`) stay readable.
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::migrator::{StepReport, millis};
+use crate::observer::Observer;
 
 /// Migrations in one run from which a terminal gets a progress bar instead of a line each.
 const PROGRESS_BAR_FROM: usize = 20;
 
 #[derive(Debug, Clone, Copy, Default)]
-pub struct OutputMode {
+pub(crate) struct OutputMode {
     /// Draw progress bars (a terminal, one database at a time, NO_COLOR unset).
     pub progress: bool,
     /// Print nothing but results (JSON output).
@@ -18,7 +20,7 @@ pub struct OutputMode {
 }
 
 impl OutputMode {
-    pub fn detect(jobs: usize) -> Self {
+    pub(crate) fn detect(jobs: usize) -> Self {
         Self {
             progress: jobs == 1
                 && std::io::stderr().is_terminal()
@@ -43,7 +45,7 @@ impl Reporter {
         }
     }
 
-    pub(crate) fn line(&self, message: &str) {
+    fn line(&self, message: &str) {
         if self.mode.quiet {
             return;
         }
@@ -52,13 +54,15 @@ impl Reporter {
             None => println!("{}: {message}", self.database),
         }
     }
+}
 
-    pub(crate) fn warn(&self, message: &str) {
+impl Observer for Reporter {
+    fn warning(&mut self, message: &str) {
         eprintln!("{}: warning: {message}", self.database);
     }
 
     /// Starts a run of `steps` steps: a progress bar when there are many on a terminal.
-    pub(crate) fn start(&mut self, steps: usize) {
+    fn started(&mut self, steps: usize) {
         if self.mode.progress && !self.mode.quiet && steps >= PROGRESS_BAR_FROM {
             let bar = ProgressBar::new(steps as u64);
             if let Ok(style) =
@@ -72,23 +76,19 @@ impl Reporter {
     }
 
     /// One step done; its line is printed unless a bar stands for it.
-    pub(crate) fn step(&self, verb: &str, what: &str, took: Duration) {
+    fn step(&mut self, verb: &'static str, step: &StepReport) {
         match &self.bar {
             Some(bar) => {
-                bar.set_message(what.to_string());
+                bar.set_message(step.id.clone());
                 bar.inc(1);
             }
-            None => self.line(&format!("{verb} {what} ({})", millis(took))),
+            None => self.line(&format!("{verb} {} ({})", step.id, millis(step.took))),
         }
     }
 
-    pub(crate) fn finish(&mut self) {
+    fn finished(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
-}
-
-pub(crate) fn millis(d: Duration) -> String {
-    format!("{} ms", d.as_millis())
 }

@@ -1,5 +1,22 @@
 //! The command set every binary serves: `dbgen` over the registry it reads from disk, an
-//! application over the registry its derive embedded.
+//! application over the registry its derive embedded (feature `cli`).
+//!
+//! This is the only part of the crate that prints: result lines, progress bars, JSON, and
+//! the process's exit code.
+//!
+//! ```no_run
+//! # #[derive(Clone, Copy, dbgen_runtime::Databases)]
+//! # #[databases(root = "../database")]
+//! # enum Database { Permiso, PermisoTest, PermisoSqlite }
+//! fn main() -> std::process::ExitCode {
+//!     dbgen_runtime::cli::main::<Database>() // myapp migrate latest --all
+//! }
+//! ```
+
+mod aliases;
+mod app;
+mod jobs;
+mod output;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -7,17 +24,23 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use dbgen_core::Database;
 
-use crate::migrator::{Action, MigrateOptions, Outcome};
-use crate::output::OutputMode;
-use crate::run::{Context, Job, RunSettings, run_many};
+pub use aliases::expand_script_names;
+pub use app::{DbCommand, block_on, exit_quietly_on_closed_pipe, main};
+
+use crate::environment::Environment;
+use crate::execute::{Job, MigrateOptions};
+use crate::migrator::{Action, Outcome};
+use jobs::{RunSettings, run_many};
+use output::OutputMode;
 
 /// Which databases a command runs on. There is no default database.
 #[derive(Debug, Clone, Args)]
+#[non_exhaustive]
 pub struct Targets {
     /// The databases to run on, in the order given
     #[arg(value_name = "DB")]
     pub databases: Vec<String>,
-    /// Run on every database, in name order
+    /// Run on every database, in the project's order (an application's enum order; `dbgen`: name order)
     #[arg(long, conflicts_with = "databases")]
     pub all: bool,
     /// How many databases to run at once
@@ -30,10 +53,12 @@ pub struct Targets {
 
 /// Running migrations. Every command takes database names or --all.
 #[derive(Debug, Clone, Subcommand)]
+#[non_exhaustive]
+#[allow(missing_docs)] // clap shows each variant's and field's doc comment as its help
 pub enum MigrateCommand {
     /// Apply every pending migration, recorded as one new batch
     ///
-    /// Example: dbgen migrate latest permiso audit
+    /// Example: migrate latest <DB> <DB>
     Latest {
         #[command(flatten)]
         targets: Targets,
@@ -49,7 +74,7 @@ pub enum MigrateCommand {
     },
     /// Revert the last batch, newest migration first
     ///
-    /// Example: dbgen migrate rollback permiso --to 20250823075842
+    /// Example: migrate rollback <DB> --to <VERSION>
     Rollback {
         #[command(flatten)]
         targets: Targets,
@@ -62,7 +87,7 @@ pub enum MigrateCommand {
     },
     /// Revert every applied migration, newest first
     ///
-    /// Example: dbgen migrate reset permiso-test
+    /// Example: migrate reset <DB>
     Reset {
         #[command(flatten)]
         targets: Targets,
@@ -75,7 +100,7 @@ pub enum MigrateCommand {
     /// Exits 0 whenever it could report. With --exit-code it exits 3 when any database has a
     /// pending, modified or missing migration, for deploy gates and readiness checks.
     ///
-    /// Example: dbgen migrate status --all --exit-code
+    /// Example: migrate status --all --exit-code
     #[command(visible_alias = "list")]
     Status {
         #[command(flatten)]
@@ -89,7 +114,7 @@ pub enum MigrateCommand {
     },
     /// Apply one migration: the oldest pending one, or --migration VERSION
     ///
-    /// Example: dbgen migrate up permiso
+    /// Example: migrate up <DB>
     Up {
         #[command(flatten)]
         targets: Targets,
@@ -105,7 +130,7 @@ pub enum MigrateCommand {
     },
     /// Revert one migration: the newest of the last batch, or --migration VERSION
     ///
-    /// Example: dbgen migrate down permiso
+    /// Example: migrate down <DB>
     Down {
         #[command(flatten)]
         targets: Targets,
@@ -120,10 +145,12 @@ pub enum MigrateCommand {
 
 /// Running seeds.
 #[derive(Debug, Clone, Subcommand)]
+#[non_exhaustive]
+#[allow(missing_docs)] // clap shows each variant's and field's doc comment as its help
 pub enum SeedCommand {
     /// Run every seed in name order, each in its own transaction (seeds are not tracked)
     ///
-    /// Example: dbgen seed run permiso --specific 01_roles
+    /// Example: seed run <DB> --specific 01_roles
     Run {
         #[command(flatten)]
         targets: Targets,
@@ -139,8 +166,11 @@ pub enum SeedCommand {
 /// How a command ended, as the process's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
+    /// 0: done.
     Success = 0,
+    /// 1: a database failed (with several: any of them).
     Failure = 1,
+    /// 2: bad arguments, an unknown database, no database named.
     Usage = 2,
     /// `status --exit-code`: something is pending, modified or missing.
     NotUpToDate = 3,
@@ -209,8 +239,18 @@ impl MigrateCommand {
     }
 }
 
+impl std::process::Termination for Exit {
+    fn report(self) -> ExitCode {
+        self.into()
+    }
+}
+
 /// Runs a `migrate` command over `databases` and reports on stdout/stderr.
-pub fn run_migrate(command: &MigrateCommand, databases: &[Database], ctx: &Context) -> Exit {
+pub async fn run_migrate(
+    command: &MigrateCommand,
+    databases: &[Database],
+    environment: &Environment,
+) -> Exit {
     let (targets, job) = command.parts();
     let (json, exit_code) = match command {
         MigrateCommand::Status {
@@ -218,11 +258,15 @@ pub fn run_migrate(command: &MigrateCommand, databases: &[Database], ctx: &Conte
         } => (*json, *exit_code),
         _ => (false, false),
     };
-    execute(targets, &job, databases, ctx, json, exit_code)
+    execute(targets, &job, databases, environment, json, exit_code).await
 }
 
 /// Runs a `seed` command over `databases`.
-pub fn run_seed(command: &SeedCommand, databases: &[Database], ctx: &Context) -> Exit {
+pub async fn run_seed(
+    command: &SeedCommand,
+    databases: &[Database],
+    environment: &Environment,
+) -> Exit {
     let SeedCommand::Run {
         targets,
         specific,
@@ -232,11 +276,34 @@ pub fn run_seed(command: &SeedCommand, databases: &[Database], ctx: &Context) ->
         specific: specific.clone(),
         dry_run: *dry_run,
     };
-    execute(targets, &job, databases, ctx, false, false)
+    execute(targets, &job, databases, environment, false, false).await
+}
+
+fn result_summary(result: &Result<Outcome, crate::RunError>) -> String {
+    match result {
+        Ok(outcome) => outcome.summary(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A dry run's script, as `--dry-run` prints it.
+fn print_planned(script: &crate::PlannedScript) {
+    let heading = match script.direction {
+        "seed" => format!("-- seed {}", script.file),
+        direction => {
+            let transaction = if script.no_transaction {
+                ", outside any transaction"
+            } else {
+                ""
+            };
+            format!("-- {} ({direction}{transaction})", script.id)
+        }
+    };
+    println!("{heading}\n{}\n", script.sql.trim_end());
 }
 
 /// The databases `targets` names, in the order named, or all of them with --all.
-pub fn select<'a>(
+pub(crate) fn select<'a>(
     databases: &'a [Database],
     targets: &Targets,
 ) -> Result<Vec<&'a Database>, String> {
@@ -276,11 +343,11 @@ pub fn select<'a>(
     Ok(selected)
 }
 
-fn execute(
+async fn execute(
     targets: &Targets,
     job: &Job,
     databases: &[Database],
-    ctx: &Context,
+    environment: &Environment,
     json: bool,
     exit_code: bool,
 ) -> Exit {
@@ -299,26 +366,26 @@ fn execute(
         lock_timeout: targets.lock_timeout.map(Duration::from_secs),
         output,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Failure;
-        }
-    };
-    let results = runtime.block_on(run_many(&selected, job, ctx, settings, |db, result| {
+    let results = run_many(&selected, job, environment, settings, |db, result| {
         if json {
             return;
         }
         match result {
             Ok(Outcome::Status(report)) => println!("{}", report.to_table()),
-            Ok(outcome) => println!("{}: {}", db.name, outcome.summary()),
+            Ok(Outcome::DryRun { scripts }) => {
+                for script in scripts {
+                    print_planned(script);
+                }
+                if scripts.is_empty() {
+                    println!("{}: dry run: nothing would run", db.name);
+                }
+                println!("{}: {}", db.name, result_summary(result));
+            }
+            Ok(_) => println!("{}: {}", db.name, result_summary(result)),
             Err(e) => eprintln!("{}: error: {e}", db.name),
         }
-    }));
+    })
+    .await;
 
     let failed: Vec<&str> = results
         .iter()
