@@ -54,12 +54,12 @@ pub struct Targets {
 /// Running migrations. Every command takes database names or --all.
 #[derive(Debug, Clone, Subcommand)]
 #[non_exhaustive]
-#[allow(missing_docs)] // clap shows each variant's and field's doc comment as its help
 pub enum MigrateCommand {
     /// Apply every pending migration, recorded as one new batch
     ///
-    /// Example: migrate latest <DB> <DB>
+    /// Example: `migrate latest <DB> <DB>`
     Latest {
+        /// The databases to run on.
         #[command(flatten)]
         targets: Targets,
         /// Stop after this version (apply only migrations up to and including it)
@@ -74,8 +74,9 @@ pub enum MigrateCommand {
     },
     /// Revert the last batch, newest migration first
     ///
-    /// Example: migrate rollback <DB> --to <VERSION>
+    /// Example: `migrate rollback <DB> --to <VERSION>`
     Rollback {
+        /// The databases to run on.
         #[command(flatten)]
         targets: Targets,
         /// Instead of the last batch, revert every migration newer than this version (0: all)
@@ -87,8 +88,9 @@ pub enum MigrateCommand {
     },
     /// Revert every applied migration, newest first
     ///
-    /// Example: migrate reset <DB>
+    /// Example: `migrate reset <DB>`
     Reset {
+        /// The databases to run on.
         #[command(flatten)]
         targets: Targets,
         /// Print the SQL that would run; change nothing
@@ -100,9 +102,10 @@ pub enum MigrateCommand {
     /// Exits 0 whenever it could report. With --exit-code it exits 3 when any database has a
     /// pending, modified or missing migration, for deploy gates and readiness checks.
     ///
-    /// Example: migrate status --all --exit-code
+    /// Example: `migrate status --all --exit-code`
     #[command(visible_alias = "list")]
     Status {
+        /// The databases to run on.
         #[command(flatten)]
         targets: Targets,
         /// Print JSON instead of a table
@@ -114,8 +117,9 @@ pub enum MigrateCommand {
     },
     /// Apply one migration: the oldest pending one, or --migration VERSION
     ///
-    /// Example: migrate up <DB>
+    /// Example: `migrate up <DB>`
     Up {
+        /// The databases to run on.
         #[command(flatten)]
         targets: Targets,
         /// The version to apply
@@ -130,8 +134,9 @@ pub enum MigrateCommand {
     },
     /// Revert one migration: the newest of the last batch, or --migration VERSION
     ///
-    /// Example: migrate down <DB>
+    /// Example: `migrate down <DB>`
     Down {
+        /// The databases to run on.
         #[command(flatten)]
         targets: Targets,
         /// The version to revert
@@ -146,12 +151,12 @@ pub enum MigrateCommand {
 /// Running seeds.
 #[derive(Debug, Clone, Subcommand)]
 #[non_exhaustive]
-#[allow(missing_docs)] // clap shows each variant's and field's doc comment as its help
 pub enum SeedCommand {
     /// Run every seed in name order, each in its own transaction (seeds are not tracked)
     ///
-    /// Example: seed run <DB> --specific 01_roles
+    /// Example: `seed run <DB> --specific 01_roles`
     Run {
+        /// The databases to run on.
         #[command(flatten)]
         targets: Targets,
         /// Run only this seed (its name, with or without .sql)
