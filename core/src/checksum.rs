@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 pub struct Checksum(pub [u8; 32]);
 
 impl Checksum {
+    /// The checksum of an up script, CRLF read as LF.
     pub fn of_script(script: &str) -> Self {
         let mut hasher = Sha256::new();
         let mut rest = script.as_bytes();
@@ -32,6 +33,7 @@ impl Checksum {
         hex
     }
 
+    /// Parses [`Checksum::to_hex`]'s form (either case); `None` unless 64 hex digits.
     pub fn from_hex(hex: &str) -> Option<Self> {
         fn nibble(c: u8) -> Option<u8> {
             match c {

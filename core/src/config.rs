@@ -10,26 +10,38 @@ use serde::Deserialize;
 
 use crate::Error;
 
+/// The tracking table when `migrations_table` is not set.
 pub const DEFAULT_MIGRATIONS_TABLE: &str = "dbgen_migrations";
+/// Where `dbgen new` keeps the `#[derive(Databases)]` enum when `registry_module` is not set.
 pub const DEFAULT_REGISTRY_MODULE: &str = "src/databases.rs";
+/// Seconds a runner waits for another runner's lock when `lock_timeout` is not set.
 pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
+/// The pool's `max_connections` when not set.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+/// The pool's `min_connections` when not set.
 pub const DEFAULT_MIN_CONNECTIONS: u32 = 0;
+/// Seconds the pool waits for a free connection when `acquire_timeout` is not set.
 pub const DEFAULT_ACQUIRE_TIMEOUT_SECS: u64 = 30;
 
+/// The database engine a database runs on (`driver = "..."` in its config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Driver {
+    /// PostgreSQL (`postgres`, also `postgresql`).
     #[serde(alias = "postgresql")]
     Postgres,
+    /// MySQL or MariaDB (`mysql`, also `mariadb`).
     #[serde(alias = "mariadb")]
     Mysql,
+    /// SQLite (`sqlite`): a file, no server.
     Sqlite,
 }
 
 impl Driver {
+    /// Every driver, in the order help texts list them.
     pub const ALL: [Driver; 3] = [Driver::Postgres, Driver::Mysql, Driver::Sqlite];
 
+    /// The name written in config files: `postgres`, `mysql`, `sqlite`.
     pub fn as_str(self) -> &'static str {
         match self {
             Driver::Postgres => "postgres",
@@ -38,6 +50,7 @@ impl Driver {
         }
     }
 
+    /// A driver from its config name or an alias (`postgresql`, `mariadb`); `None` otherwise.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "postgres" | "postgresql" => Some(Driver::Postgres),
@@ -47,6 +60,7 @@ impl Driver {
         }
     }
 
+    /// The port used when `<P>_DB_PORT` is unset; `None` for SQLite.
     pub fn default_port(self) -> Option<u16> {
         match self {
             Driver::Postgres => Some(5432),
@@ -55,6 +69,7 @@ impl Driver {
         }
     }
 
+    /// The user used when `<P>_DB_USER` is unset; `None` for SQLite.
     pub fn default_user(self) -> Option<&'static str> {
         match self {
             Driver::Postgres => Some("postgres"),
@@ -73,19 +88,24 @@ impl fmt::Display for Driver {
 /// Connection pool settings for the application's own pool (`Database::connect`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolConfig {
+    /// The most connections the pool opens (`max_connections`).
     pub max_connections: u32,
+    /// The connections the pool keeps open when idle (`min_connections`).
     pub min_connections: u32,
+    /// Seconds to wait for a free connection (`acquire_timeout`).
     pub acquire_timeout_secs: u64,
 }
 
 /// One database's config after merging its `database.toml` over `dbgen.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseConfig {
+    /// The engine (`driver`).
     pub driver: Driver,
     /// The tracking table; an SQL identifier, so two databases can share one server database.
     pub migrations_table: Cow<'static, str>,
     /// How long a runner waits for another runner's lock on this database.
     pub lock_timeout_secs: u64,
+    /// The application's pool (`[pool]`).
     pub pool: PoolConfig,
     /// The database whose migrations this one runs (`migrations = "permiso"`).
     pub migrations_from: Option<Cow<'static, str>>,
@@ -96,8 +116,11 @@ pub struct DatabaseConfig {
 /// A `${name}` a script may hold, and the environment variable that fills it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placeholder {
+    /// The name between `${` and `}`.
     pub name: Cow<'static, str>,
+    /// The environment variable holding its value.
     pub env: Cow<'static, str>,
+    /// The value when that variable is unset; `None`: the variable is required.
     pub default: Option<Cow<'static, str>>,
 }
 

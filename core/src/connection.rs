@@ -11,6 +11,7 @@ use crate::{Database, Driver, Env, Error, env_var_names, env_var_names_for};
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value so that it prints as `***`.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -33,17 +34,27 @@ impl fmt::Display for Secret {
     }
 }
 
+/// What a database's connection points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionTarget {
     /// `{P}_DB_URL`, verbatim (it may hold a password).
     Url(Secret),
+    /// A PostgreSQL or MySQL server, from `{P}_DB_HOST`, `_PORT`, `_NAME`, `_USER` and
+    /// `_PASSWORD` (each with its default).
     Server {
+        /// `{P}_DB_HOST`, default `localhost`.
         host: String,
+        /// `{P}_DB_PORT`, default the driver's.
         port: u16,
+        /// `{P}_DB_NAME`, default the dbgen database's name.
         database: String,
+        /// `{P}_DB_USER`, default the driver's.
         user: String,
+        /// `{P}_DB_PASSWORD`, if set.
         password: Option<Secret>,
     },
+    /// A SQLite file, from `{P}_DB_NAME` (default `<name>.sqlite3`), resolved against the
+    /// project root.
     SqliteFile(PathBuf),
 }
 
@@ -52,7 +63,9 @@ pub enum ConnectionTarget {
 pub struct ConnectionSettings {
     /// The dbgen database's name (not the server's database name).
     pub database: String,
+    /// Its engine.
     pub driver: Driver,
+    /// Where it is.
     pub target: ConnectionTarget,
     /// Every variable consulted, in order, for error messages.
     pub variables: Vec<String>,

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::{Driver, Error};
 
+/// Environment variables by name: the process environment over `.env`, or a test's own.
 pub type Env = BTreeMap<String, String>;
 
 /// `.env` in `dir` when present, with the process environment winning over it.

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::Error;
 use crate::config::display_path;
@@ -156,6 +156,27 @@ impl ScriptBuffer {
     }
 }
 
+/// `a/b/../c` -> `a/c` and `a/./b` -> `a/b`, without touching the file system (so a symlink
+/// is not followed), like a shell's `cd ..`. A `..` at the root stays at the root; a leading
+/// `..` of a relative path is kept.
+pub fn normalize_path(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                Some(Component::ParentDir | Component::CurDir) | None => out.push(".."),
+            },
+            part => out.push(part),
+        }
+    }
+    out
+}
+
 /// `path` relative to `root` with `/` separators, as migrations and seeds show it.
 pub(crate) fn relative(root: &Path, path: &Path) -> Cow<'static, str> {
     Cow::Owned(
@@ -168,6 +189,20 @@ pub(crate) fn relative(root: &Path, path: &Path) -> Cow<'static, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_lose_their_dots() {
+        for (path, normal) in [
+            ("/w/examples/app/../../database", "/w/database"),
+            ("/w/./database", "/w/database"),
+            ("../database", "../database"),
+            ("a/../../b", "../b"),
+            ("/..", "/"),
+            ("src/..", ""),
+        ] {
+            assert_eq!(normalize_path(Path::new(path)), Path::new(normal), "{path}");
+        }
+    }
 
     #[test]
     fn every_script_is_visited_whole_with_its_own_item() {

@@ -2,32 +2,48 @@
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Component, Path, PathBuf};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{ConfigLayer, LayerKind, display_path};
-use crate::files::{Entry, for_each_entry, read_text, relative, sorted_entries, visit_scripts};
+use crate::files::{
+    Entry, for_each_entry, normalize_path, read_text, relative, sorted_entries, visit_scripts,
+};
 use crate::migration::{
     MigrationsFolder, ScriptSource, migration_file_name, parse_migration_file_name,
 };
-use crate::name::DatabaseName;
+use crate::name::{Clash, DatabaseName};
 use crate::{
     Checksum, DatabaseConfig, Error, Migration, ProjectSettings, Seed, validate_seed_name,
 };
 
+/// The project's config file, at its root: defaults shared by every database.
 pub const CONFIG_FILE: &str = "dbgen.toml";
+/// The folder, at the project root, holding one folder per database.
 pub const DATABASES_DIR: &str = "database";
+/// A database's config file, in its folder: overrides `dbgen.toml` key by key.
 pub const DATABASE_CONFIG_FILE: &str = "database.toml";
+/// A database's migrations folder, in its folder.
 pub const MIGRATIONS_DIR: &str = "migrations";
+/// A database's seeds folder, in its folder.
 pub const SEEDS_DIR: &str = "seeds";
+
+/// The folder of database `name`, relative to the project root: `database/<name>`.
+pub fn database_dir(name: &str) -> PathBuf {
+    Path::new(DATABASES_DIR).join(name)
+}
 
 /// One database: its name, merged config, migrations (by version) and seeds (by name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Database {
+    /// The name of its folder: `permiso-test`.
     pub name: Cow<'static, str>,
+    /// Its `database.toml` merged over `dbgen.toml`.
     pub config: DatabaseConfig,
+    /// In version order; another database's when `config.migrations_from` is set.
     pub migrations: Cow<'static, [Migration]>,
+    /// In name order, which is the order they run in.
     pub seeds: Cow<'static, [Seed]>,
 }
 
@@ -46,13 +62,16 @@ impl Database {
 /// A whole project as read from disk.
 #[derive(Debug, Clone)]
 pub struct Project {
+    /// The folder holding `dbgen.toml` (or where it would be).
     pub root: PathBuf,
+    /// The project-wide settings of `dbgen.toml`.
     pub settings: ProjectSettings,
     /// In name order, which is the order `--all` runs them.
     pub databases: Vec<Database>,
 }
 
 impl Project {
+    /// The database named `name`; an error listing the known ones when there is none.
     pub fn database(&self, name: &str) -> Result<&Database, Error> {
         self.databases
             .iter()
@@ -63,11 +82,39 @@ impl Project {
             })
     }
 
+    /// Every database's name, in name order.
     pub fn names(&self) -> Vec<String> {
         self.databases
             .iter()
             .map(|db| db.name.to_string())
             .collect()
+    }
+
+    /// Whether a database `name` can be added to this project: an error when it would read
+    /// the environment variables of an existing database (`a_b` next to `a-b`) or map to
+    /// its enum variant (`db2` next to `db-2`). `dbgen new` asks before writing anything.
+    pub fn check_new_name(&self, name: &DatabaseName) -> Result<(), Error> {
+        let names = self
+            .databases
+            .iter()
+            .map(|db| db.name.as_ref())
+            .filter(|existing| *existing != name.as_str())
+            .chain([name.as_str()]);
+        match crate::name::first_clash(names) {
+            None => Ok(()),
+            Some((existing, _, clash)) => Err(Error::NameTaken {
+                name: name.to_string(),
+                existing: existing.to_string(),
+                reason: match clash {
+                    Clash::EnvPrefix(prefix) => {
+                        format!("read environment variables {prefix}_DB_*")
+                    }
+                    Clash::Variant(variant) => {
+                        format!("map to the enum variant `{variant}` of #[derive(Databases)]")
+                    }
+                },
+            }),
+        }
     }
 }
 
@@ -82,19 +129,8 @@ pub fn find_project_root(start: &Path) -> PathBuf {
         start
     };
     // Lexically, like a shell's `cd ..`: `src/..` must not search `src`, a folder below it.
-    let mut absolute = PathBuf::new();
-    for part in std::path::absolute(start)
-        .unwrap_or_else(|_| start.to_path_buf())
-        .components()
-    {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                absolute.pop();
-            }
-            part => absolute.push(part),
-        }
-    }
+    let absolute =
+        normalize_path(&std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf()));
     absolute
         .ancestors()
         .find(|dir| dir.join(CONFIG_FILE).is_file())
@@ -152,7 +188,7 @@ fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
             .resolve(name.as_str(), &display_path(root, &config_path))?;
         folders.push((name, path, config));
     }
-    check_prefixes(folders.iter().map(|(name, _, _)| name))?;
+    crate::check_name_collisions(folders.iter().map(|(name, _, _)| name.as_str()))?;
 
     let mut own_migrations: HashMap<String, Vec<Migration>> = HashMap::new();
     for (name, path, _) in &folders {
@@ -184,12 +220,7 @@ fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
                 else {
                     return Err(problem(&format!(
                         "is not a database of this project ({})",
-                        crate::error::known_list(
-                            &folders
-                                .iter()
-                                .map(|(n, _, _)| n.to_string())
-                                .collect::<Vec<_>>()
-                        )
+                        crate::known_databases_message(folders.iter().map(|(n, _, _)| n.as_str()))
                     )));
                 };
                 if source_config.migrations_from.is_some() {
@@ -223,23 +254,6 @@ fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
         settings,
         databases,
     })
-}
-
-/// Two names whose environment variables would be the same (`a-b` and `a_b`) are an error.
-pub(crate) fn check_prefixes<'a>(
-    names: impl Iterator<Item = &'a DatabaseName>,
-) -> Result<(), Error> {
-    let mut seen: BTreeMap<String, &DatabaseName> = BTreeMap::new();
-    for name in names {
-        if let Some(first) = seen.insert(name.env_prefix(), name) {
-            return Err(Error::PrefixCollision {
-                first: first.to_string(),
-                second: name.to_string(),
-                prefix: name.env_prefix(),
-            });
-        }
-    }
-    Ok(())
 }
 
 fn bad_file(root: &Path, path: &Path, reason: &str) -> Error {

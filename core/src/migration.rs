@@ -18,11 +18,13 @@ const PATTERN: &str = "expected <version>_<name>.up.sql or <version>_<name>.down
 /// until they run (see [`ScriptSource`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
+    /// The number before the first `_` of its file names: `20250823075842`.
     pub version: i64,
     /// The slug after the version: `initial_schema`.
     pub name: Cow<'static, str>,
     /// Of the up script, as loaded.
     pub checksum: Checksum,
+    /// Where its scripts are read from when they run.
     pub source: ScriptSource,
 }
 
@@ -35,8 +37,11 @@ pub enum ScriptSource {
     /// migrations is not held in memory at once. The file names are rebuilt from the version
     /// (written with `version_digits` digits: `0001_x.up.sql`) and the name.
     Files {
+        /// The migrations folder holding them.
         folder: Arc<MigrationsFolder>,
+        /// How many digits the version is written with in the file names.
         version_digits: u16,
+        /// Whether a down script exists (else the migration is irreversible).
         has_down: bool,
     },
 }
@@ -44,11 +49,13 @@ pub enum ScriptSource {
 /// The scripts of an embedded migration, and the paths they were read from.
 #[derive(Debug, PartialEq, Eq)]
 pub struct EmbeddedScripts {
+    /// The up script.
     pub up: &'static str,
     /// `None`: the migration is irreversible.
     pub down: Option<&'static str>,
     /// Relative to the project root, for messages.
     pub up_path: &'static str,
+    /// Relative to the project root, for messages; `None` when irreversible.
     pub down_path: Option<&'static str>,
 }
 
@@ -136,8 +143,10 @@ impl Migration {
     }
 }
 
-/// `0001_initial_schema.up.sql`: the version written with `digits` digits (at least).
-pub(crate) fn migration_file_name(version: i64, digits: u16, name: &str, up: bool) -> String {
+/// The file name of a migration's up (`up = true`) or down script:
+/// `20250823075842_initial_schema.up.sql`. The version is written with at least `digits`
+/// digits, zero-padded (`0001_x.up.sql` for version 1 with 4 digits); 0 writes it as is.
+pub fn migration_file_name(version: i64, digits: u16, name: &str, up: bool) -> String {
     let (digits, kind) = (usize::from(digits), if up { "up" } else { "down" });
     format!("{version:0digits$}_{name}.{kind}.sql")
 }
@@ -145,8 +154,11 @@ pub(crate) fn migration_file_name(version: i64, digits: u16, name: &str, up: boo
 /// What a migration file's name says; `name` borrows from the file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MigrationFileName<'a> {
+    /// The version: `20250823075842`.
     pub version: i64,
+    /// The slug after the version: `initial_schema`.
     pub name: &'a str,
+    /// An up script (`.up.sql`), else a down script (`.down.sql`).
     pub is_up: bool,
 }
 
@@ -225,6 +237,17 @@ mod tests {
         let down = parse_migration_file_name("1_a.down.sql").unwrap();
         assert!(!down.is_up);
         assert_eq!(down.version, 1);
+    }
+
+    #[test]
+    fn file_names_are_built_as_they_are_parsed() {
+        assert_eq!(
+            migration_file_name(20250823075842, 0, "initial_schema", true),
+            "20250823075842_initial_schema.up.sql"
+        );
+        assert_eq!(migration_file_name(1, 4, "x", false), "0001_x.down.sql");
+        let parsed = parse_migration_file_name("0001_x.down.sql").unwrap();
+        assert_eq!((parsed.version, parsed.name, parsed.is_up), (1, "x", false));
     }
 
     #[test]

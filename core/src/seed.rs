@@ -5,9 +5,15 @@ use std::borrow::Cow;
 pub struct Seed {
     /// The file name without `.sql`: `01_roles`.
     pub name: Cow<'static, str>,
+    /// The script.
     pub sql: Cow<'static, str>,
     /// Relative to the project root, for messages.
     pub path: Cow<'static, str>,
+}
+
+/// The file of seed `name` in a database's `seeds/` folder: `01_roles.sql`.
+pub fn seed_file_name(name: &str) -> String {
+    format!("{name}.sql")
 }
 
 /// A seed's name: `[a-z0-9_]+` (a leading number orders it: `01_roles`).

@@ -797,6 +797,52 @@ fn env_prefixes_that_collide_are_an_error() {
 }
 
 #[test]
+fn folders_that_map_to_one_variant_are_an_error() {
+    let dir = project();
+    sqlite_db(dir.path(), "db-2");
+    sqlite_db(dir.path(), "db2");
+    sqlite_db(dir.path(), "shop");
+    let err = load_err(dir.path());
+    assert_mentions(
+        &err,
+        &[
+            "`db-2`",
+            "`db2`",
+            "enum variant `Db2`",
+            "rename one of the two folders",
+        ],
+    );
+}
+
+#[test]
+fn a_new_name_that_clashes_with_a_database_is_refused() {
+    let dir = project();
+    sqlite_db(dir.path(), "db-2");
+    sqlite_db(dir.path(), "a-b");
+    let project = load(dir.path());
+    let name = |n: &str| dbgen_core::DatabaseName::new(n).unwrap();
+    let err = project
+        .check_new_name(&name("db2"))
+        .unwrap_err()
+        .to_string();
+    assert_mentions(
+        &err,
+        &[
+            "cannot create database `db2`",
+            "`Db2`",
+            "database `db-2`",
+            "choose another name",
+        ],
+    );
+    let err = project
+        .check_new_name(&name("a_b"))
+        .unwrap_err()
+        .to_string();
+    assert_mentions(&err, &["`a_b`", "A_B_DB_*", "database `a-b`"]);
+    project.check_new_name(&name("db3")).unwrap();
+}
+
+#[test]
 fn migrations_table_must_be_an_sql_identifier() {
     for bad in ["my table", "x;drop", "1abc", "a.b", ""] {
         let dir = project();
