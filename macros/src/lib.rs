@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use dbgen_core::{Database, Migration, Project, Seed};
+use dbgen_core::{Database, EnumVariant, Migration, Seed};
 use proc_macro::TokenStream;
-use proc_macro2::{Span, TokenStream as Tokens};
+use proc_macro2::TokenStream as Tokens;
 use quote::{format_ident, quote};
 use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input};
 
@@ -39,8 +39,8 @@ fn databases_dir(input: &DeriveInput) -> syn::Result<String> {
     Ok(root)
 }
 
-/// Each variant and the database folder it names.
-fn variants(input: &DeriveInput) -> syn::Result<Vec<(syn::Ident, String, Span)>> {
+/// Each variant as written: its identifier and its `#[database(name = "...")]`, if any.
+fn variants(input: &DeriveInput) -> syn::Result<Vec<(syn::Ident, EnumVariant)>> {
     let Data::Enum(data) = &input.data else {
         return Err(syn::Error::new_spanned(
             &input.ident,
@@ -62,33 +62,21 @@ fn variants(input: &DeriveInput) -> syn::Result<Vec<(syn::Ident, String, Span)>>
                     "a database variant has no fields: write `Permiso,`",
                 ));
             }
-            let mut name = None;
+            let mut folder = None;
             for attr in v.attrs.iter().filter(|a| a.path().is_ident("database")) {
                 attr.parse_nested_meta(|meta| {
                     if meta.path.is_ident("name") {
-                        name = Some(meta.value()?.parse::<LitStr>()?.value());
+                        folder = Some(meta.value()?.parse::<LitStr>()?.value());
                         Ok(())
                     } else {
                         Err(meta.error("expected `name = \"<database folder>\"`"))
                     }
                 })?;
             }
-            let name = name.unwrap_or_else(|| kebab_case(&v.ident.to_string()));
-            Ok((v.ident.clone(), name, v.ident.span()))
+            let ident = v.ident.to_string();
+            Ok((v.ident.clone(), EnumVariant { ident, folder }))
         })
         .collect()
-}
-
-/// `PermisoTest` -> `permiso-test`.
-fn kebab_case(ident: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in ident.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
 }
 
 /// Replaces `CARGO_MANIFEST_DIR` as the base of `root`. Only for this crate's UI tests:
@@ -103,70 +91,41 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             .unwrap_or_default(),
     );
     let dir_attr = databases_dir(input)?;
-    let databases_dir = lexical(&manifest_dir.join(&dir_attr));
-    let root = databases_dir
-        .parent()
-        .unwrap_or(&manifest_dir)
-        .to_path_buf();
     let ident = &input.ident;
-    let fail = |message: String| syn::Error::new(ident.span(), message);
-
-    if !databases_dir.is_dir() {
-        return Err(fail(format!(
-            "no databases folder at {}: create one with `dbgen new <name>`, or set #[databases(root = \"<folder>\")] (relative to Cargo.toml)",
-            databases_dir.display()
-        )));
-    }
-    let project =
-        dbgen_core::load_project_with(&root, &databases_dir).map_err(|e| fail(e.to_string()))?;
-    let variants = variants(input)?;
-
-    // Match variants to folders, both ways.
-    let mut chosen: Vec<(&syn::Ident, &Database)> = Vec::new();
-    for (variant, name, span) in &variants {
-        let db = project
-            .databases
-            .iter()
-            .find(|d| d.name == name.as_str() || d.name == name.replace('-', "_"));
-        match db {
-            Some(db) => chosen.push((variant, db)),
-            None => {
-                return Err(syn::Error::new(
-                    *span,
-                    format!(
-                        "variant `{variant}` has no database folder {dir_attr}/{name}/: create it with `dbgen new {name}`, or name its folder with #[database(name = \"...\")]; {}",
-                        known(&project)
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(orphan) = project
-        .databases
+    let (idents, written): (Vec<syn::Ident>, Vec<EnumVariant>) =
+        variants(input)?.into_iter().unzip();
+    let derived =
+        dbgen_core::derive_project(&manifest_dir, &dir_attr, &ident.to_string(), &written)
+            .map_err(|e| {
+                let span = e
+                    .variant
+                    .and_then(|i| idents.get(i))
+                    .map_or(ident.span(), syn::Ident::span);
+                syn::Error::new(span, e.error.to_string())
+            })?;
+    let root = &derived.root;
+    let databases = &derived.project.databases;
+    // Each database's statics are named by its index in the project: no naming rule here.
+    let chosen: Vec<(&syn::Ident, usize, &Database)> = idents
         .iter()
-        .find(|d| !chosen.iter().any(|(_, c)| c.name == d.name))
-    {
-        return Err(fail(format!(
-            "database folder {dir_attr}/{}/ has no variant: add `{}` to `enum {ident}` (or remove the folder)",
-            orphan.name,
-            orphan.variant_name()
-        )));
-    }
+        .zip(&derived.variants)
+        .map(|(variant, &i)| (variant, i, &databases[i]))
+        .collect();
 
     let statics: Vec<Tokens> = chosen
         .iter()
-        .map(|(_, db)| {
-            let migrations_ident = migrations_static(db);
+        .map(|&(_, index, db)| {
+            let migrations_ident = migrations_static(databases, index);
             let scripts_ident = format_ident!("SCRIPTS_{}", migrations_ident);
-            let scripts = db.migrations.iter().map(|m| scripts(&root, m));
+            let scripts = db.migrations.iter().map(|m| scripts(root, m));
             let migrations = db
                 .migrations
                 .iter()
                 .enumerate()
                 .map(|(i, m)| migration(m, &scripts_ident, i));
             let owns_migrations = db.config.migrations_from.is_none();
-            let seeds_ident = format_ident!("SEEDS_{}", db.env_prefix());
-            let seeds = db.seeds.iter().map(|s| seed(&root, s));
+            let seeds_ident = format_ident!("SEEDS_{index}");
+            let seeds = db.seeds.iter().map(|s| seed(root, s));
             // Statics, not consts: the registry borrows them instead of copying their value
             // (const evaluation is most of the compile time of thousands of migrations).
             let migrations_static = owns_migrations.then(|| {
@@ -183,24 +142,28 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             }
         })
         .collect();
-    let definitions = chosen.iter().map(|(_, db)| definition(db));
+    let definitions = chosen
+        .iter()
+        .map(|&(_, index, db)| definition(databases, index, db));
+    let engine_checks = chosen.iter().map(|(_, _, db)| engine_check(db));
     let arms = chosen
         .iter()
         .enumerate()
-        .map(|(i, (variant, _))| quote! { Self::#variant => &REGISTRY[#i] });
-    let all = chosen.iter().map(|(variant, _)| quote! { Self::#variant });
+        .map(|(i, (variant, _, _))| quote! { Self::#variant => &REGISTRY[#i] });
+    let all = chosen
+        .iter()
+        .map(|(variant, _, _)| quote! { Self::#variant });
     let count = chosen.len();
     // Config files are read here, not included: include them so editing one rebuilds the app.
-    let config_files = config_files(&root, &databases_dir, &project)
-        .into_iter()
-        .map(|p| {
-            let p = p.to_string_lossy().into_owned();
-            quote! { const _: &str = include_str!(#p); }
-        });
+    let config_files = derived.config_files.iter().map(|p| {
+        let p = p.to_string_lossy().into_owned();
+        quote! { const _: &str = include_str!(#p); }
+    });
 
     Ok(quote! {
         const _: () = {
             #(#config_files)*
+            #(#engine_checks)*
             #(#statics)*
             static REGISTRY: [::dbgen_runtime::core::Database; #count] = [#(#definitions),*];
 
@@ -219,52 +182,30 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     })
 }
 
-/// `a/b/../c` -> `a/c`, so that messages and `include_str!` paths carry no `..`.
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir if out.file_name().is_some() => {
-                out.pop();
-            }
-            part => out.push(part),
-        }
-    }
-    out
+/// The static holding the migrations database `index` runs: its own, or those of the
+/// database it takes them from (`migrations = "..."`).
+fn migrations_static(databases: &[Database], index: usize) -> syn::Ident {
+    let owner = databases[index]
+        .config
+        .migrations_from
+        .as_deref()
+        .and_then(|from| databases.iter().position(|d| d.name == from))
+        .unwrap_or(index);
+    format_ident!("MIGRATIONS_{owner}")
 }
 
-fn known(project: &Project) -> String {
-    if project.databases.is_empty() {
-        "the folder holds no databases yet".to_string()
-    } else {
-        format!("folders: {}", project.names().join(", "))
+/// A compile error, naming the feature, when dbgen-runtime is built without the engine the
+/// database uses. (The message is a format string: its braces are doubled.)
+fn engine_check(db: &Database) -> Tokens {
+    let driver = db.config.driver.as_str();
+    let flag = format_ident!("{}", driver.to_ascii_uppercase());
+    let message = format!(
+        "database `{}` uses {driver}, but dbgen-runtime is built without its `{driver}` feature: add it to the dependency, e.g. dbgen-runtime = {{{{ ..., features = [\"{driver}\"] }}}}",
+        db.name
+    );
+    quote! {
+        const _: () = ::core::assert!(::dbgen_runtime::__features::#flag, #message);
     }
-}
-
-fn config_files(root: &Path, databases_dir: &Path, project: &Project) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = project
-        .databases
-        .iter()
-        .map(|d| {
-            databases_dir
-                .join(d.name.as_ref())
-                .join(dbgen_core::DATABASE_CONFIG_FILE)
-        })
-        .collect();
-    let top = root.join(dbgen_core::CONFIG_FILE);
-    if top.is_file() {
-        files.push(top);
-    }
-    files
-}
-
-fn migrations_static(db: &Database) -> syn::Ident {
-    let owner = db.config.migrations_from.as_deref().unwrap_or(&db.name);
-    format_ident!(
-        "MIGRATIONS_{}",
-        owner.to_ascii_uppercase().replace('-', "_")
-    )
 }
 
 fn cow(text: &str) -> Tokens {
@@ -337,7 +278,7 @@ fn seed(root: &Path, s: &Seed) -> Tokens {
     quote! { ::dbgen_runtime::core::Seed { name: #name, sql: ::std::borrow::Cow::Borrowed(#sql), path: #path } }
 }
 
-fn definition(db: &Database) -> Tokens {
+fn definition(databases: &[Database], index: usize, db: &Database) -> Tokens {
     let name = cow(&db.name);
     let c = &db.config;
     let driver = format_ident!(
@@ -360,8 +301,8 @@ fn definition(db: &Database) -> Tokens {
         let (name, env, default) = (cow(&p.name), cow(&p.env), option_cow(p.default.as_deref()));
         quote! { ::dbgen_runtime::core::Placeholder { name: #name, env: #env, default: #default } }
     });
-    let migrations = migrations_static(db);
-    let seeds = format_ident!("SEEDS_{}", db.env_prefix());
+    let migrations = migrations_static(databases, index);
+    let seeds = format_ident!("SEEDS_{index}");
     quote! {
         ::dbgen_runtime::core::Database {
             name: #name,
@@ -380,31 +321,5 @@ fn definition(db: &Database) -> Tokens {
             migrations: ::std::borrow::Cow::Borrowed(&#migrations),
             seeds: ::std::borrow::Cow::Borrowed(&#seeds),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{kebab_case, lexical};
-    use std::path::Path;
-
-    #[test]
-    fn variant_to_folder() {
-        assert_eq!(kebab_case("Permiso"), "permiso");
-        assert_eq!(kebab_case("PermisoTest"), "permiso-test");
-        assert_eq!(kebab_case("Db2"), "db2");
-    }
-
-    #[test]
-    fn paths_lose_their_dots() {
-        assert_eq!(
-            lexical(Path::new("/w/examples/app/../../database")),
-            Path::new("/w/database")
-        );
-        assert_eq!(
-            lexical(Path::new("/w/./database")),
-            Path::new("/w/database")
-        );
-        assert_eq!(lexical(Path::new("../database")), Path::new("../database"));
     }
 }

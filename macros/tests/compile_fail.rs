@@ -10,6 +10,8 @@ fn derive_ui() {
     let t = trybuild::TestCases::new();
     t.pass("tests/ui/pass.rs");
     t.compile_fail("tests/ui/variant_without_folder.rs");
+    t.compile_fail("tests/ui/variant_without_folder_db2.rs");
+    t.compile_fail("tests/ui/variant_name_collision.rs");
     t.compile_fail("tests/ui/folder_without_variant.rs");
     t.compile_fail("tests/ui/duplicate_version.rs");
     t.compile_fail("tests/ui/bad_file_name.rs");

@@ -1,4 +1,5 @@
-// Every database of the fixture, one of them in a folder named with #[database(name)].
+// Every database of the fixture, one of them in a folder named with #[database(name)], one
+// (`db-2`) whose folder is found by core's naming rule alone.
 use dbgen_runtime::Databases;
 use dbgen_runtime::core::Driver;
 
@@ -7,6 +8,7 @@ use dbgen_runtime::core::Driver;
 enum Database {
     Alpha,
     AlphaTest,
+    Db2,
     #[database(name = "legacy_store")]
     Legacy,
 }
@@ -14,12 +16,18 @@ enum Database {
 fn main() {
     assert_eq!(
         Database::ALL,
-        &[Database::Alpha, Database::AlphaTest, Database::Legacy]
+        &[
+            Database::Alpha,
+            Database::AlphaTest,
+            Database::Db2,
+            Database::Legacy
+        ]
     );
+    assert_eq!(Database::Db2.name(), "db-2");
     assert_eq!(Database::Alpha.name(), "alpha");
     assert_eq!(Database::AlphaTest.name(), "alpha-test");
     assert_eq!(Database::Legacy.name(), "legacy_store");
-    assert_eq!(Database::registry().len(), 3);
+    assert_eq!(Database::registry().len(), 4);
 
     let alpha = Database::Alpha;
     assert_eq!(alpha.config().driver, Driver::Sqlite);
