@@ -73,14 +73,21 @@ pub enum CliError {
     #[error("templates folder {} (set by `templates` in dbgen.toml): {reason}", path.display())]
     TemplatesDir { path: PathBuf, reason: String },
 
+    /// Boxed: a runtime error is large, and every command returns this type.
     #[error(transparent)]
-    Run(#[from] dbgen_runtime::RunError),
+    Run(Box<dbgen_runtime::RunError>),
 
     #[error("cannot start the async runtime: {source}")]
     AsyncRuntime {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<dbgen_runtime::RunError> for CliError {
+    fn from(error: dbgen_runtime::RunError) -> Self {
+        Self::Run(Box::new(error))
+    }
 }
 
 impl CliError {

@@ -18,8 +18,9 @@ pub enum Edit {
     Unusable(String),
 }
 
-/// Adds `variant` as the last variant of the one enum in `source` that derives `Databases`.
-pub fn add_variant(source: &str, variant: &str) -> Edit {
+/// Adds `variant`, after the lines of `attributes` (its doc comment), as the last variant of
+/// the one enum in `source` that derives `Databases`.
+pub fn add_variant(source: &str, variant: &str, attributes: &[String]) -> Edit {
     // syn does not accept a byte order mark; offsets are shifted back by its length.
     let bom = if source.starts_with('\u{feff}') { 3 } else { 0 };
     let file = match syn::parse_str::<syn::File>(&source[bom..]) {
@@ -33,8 +34,7 @@ pub fn add_variant(source: &str, variant: &str) -> Edit {
             ));
         }
     };
-    let mut found = Vec::new();
-    collect_registry_enums(&file.items, &mut found);
+    let found = registry_enums(&file);
     let item = match found.as_slice() {
         [item] => *item,
         [] => {
@@ -77,23 +77,68 @@ pub fn add_variant(source: &str, variant: &str) -> Edit {
         None => "    ",
     };
 
+    let mut block = String::new();
+    for line in attributes
+        .iter()
+        .map(|l| l.as_str())
+        .chain([&*format!("{variant},")])
+    {
+        block.push_str(indent);
+        block.push_str(line);
+        block.push_str(newline);
+    }
     let mut out = source.to_string();
     // Insert from the end so earlier offsets stay valid.
     let brace_line = line_start(source, close);
     if source[brace_line..close].trim().is_empty() && brace_line > open {
-        out.insert_str(brace_line, &format!("{indent}{variant},{newline}"));
+        out.insert_str(brace_line, &block);
     } else {
         // `}` shares its line with other code: move it to a line of its own.
         let trimmed = source[..close].trim_end_matches([' ', '\t']).len();
-        out.replace_range(
-            trimmed..close,
-            &format!("{newline}{indent}{variant},{newline}"),
-        );
+        out.replace_range(trimmed..close, &format!("{newline}{block}"));
     }
     if let Some(last) = last.filter(|_| !item.variants.trailing_punct()) {
         out.insert(bom + last.span().byte_range().end, ',');
     }
     Edit::Added(out)
+}
+
+/// The lines above `variant` in the registry enum of `source` (its doc comment and other
+/// attributes), unindented: what the registry module's template writes above a variant, so
+/// that a variant added later gets the same. Empty when `source` has no such variant.
+pub fn variant_attributes(source: &str, variant: &str) -> Vec<String> {
+    let Ok(file) = syn::parse_str::<syn::File>(source) else {
+        return Vec::new();
+    };
+    let found = registry_enums(&file);
+    let Some(v) = found
+        .iter()
+        .flat_map(|item| &item.variants)
+        .find(|v| v.ident == variant)
+    else {
+        return Vec::new();
+    };
+    let Some(first) = v.attrs.first() else {
+        return Vec::new();
+    };
+    let (start, end) = (
+        line_start(source, first.span().byte_range().start),
+        v.ident.span().byte_range().start,
+    );
+    source
+        .get(start..end)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn registry_enums(file: &syn::File) -> Vec<&ItemEnum> {
+    let mut found = Vec::new();
+    collect_registry_enums(&file.items, &mut found);
+    found
 }
 
 /// Enums deriving `Databases`, at top level or in inline modules.
@@ -139,7 +184,7 @@ mod tests {
     use super::*;
 
     fn added(source: &str, variant: &str) -> String {
-        match add_variant(source, variant) {
+        match add_variant(source, variant, &[]) {
             Edit::Added(text) => text,
             other => panic!("{other:?}"),
         }
@@ -226,23 +271,55 @@ enum Other { X }
     }
 
     #[test]
+    fn a_doc_comment_goes_above_the_variant_at_its_indent() {
+        let doc = vec!["/// `database/audit/` (sqlite).".to_string()];
+        let src = "#[derive(Databases)]\nenum Db {\n\t/// Main.\n\tA,\n}\n";
+        assert_eq!(
+            add_variant(src, "Audit", &doc),
+            Edit::Added(
+                "#[derive(Databases)]\nenum Db {\n\t/// Main.\n\tA,\n\t/// `database/audit/` (sqlite).\n\tAudit,\n}\n"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            add_variant("#[derive(Databases)]\nenum Db { A }\n", "B", &doc),
+            Edit::Added(
+                "#[derive(Databases)]\nenum Db { A,\n    /// `database/audit/` (sqlite).\n    B,\n}\n"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn the_lines_above_a_variant_are_found() {
+        let src = "#[derive(Databases)]\npub enum Database {\n    /// One.\n    /// Two.\n    #[database(name = \"x\")]\n    A,\n    B,\n}\n";
+        assert_eq!(
+            variant_attributes(src, "A"),
+            ["/// One.", "/// Two.", "#[database(name = \"x\")]"]
+        );
+        assert!(variant_attributes(src, "B").is_empty());
+        assert!(variant_attributes(src, "C").is_empty());
+        assert!(variant_attributes("not rust {", "A").is_empty());
+    }
+
+    #[test]
     fn an_existing_variant_is_reported() {
         let src = "#[derive(Databases)]\nenum Db { Permiso }\n";
-        assert_eq!(add_variant(src, "Permiso"), Edit::AlreadyPresent);
+        assert_eq!(add_variant(src, "Permiso", &[]), Edit::AlreadyPresent);
     }
 
     #[test]
     fn unusable_files_say_why() {
-        let Edit::Unusable(why) = add_variant("fn main() {", "A") else {
+        let Edit::Unusable(why) = add_variant("fn main() {", "A", &[]) else {
             panic!()
         };
         assert!(why.contains("does not parse"), "{why}");
-        let Edit::Unusable(why) = add_variant("#[derive(Debug)]\nenum Db { A }\n", "B") else {
+        let Edit::Unusable(why) = add_variant("#[derive(Debug)]\nenum Db { A }\n", "B", &[]) else {
             panic!()
         };
         assert!(why.contains("no enum with #[derive(Databases)]"), "{why}");
         let two = "#[derive(Databases)]\nenum A {}\n#[derive(Databases)]\nenum B {}\n";
-        let Edit::Unusable(why) = add_variant(two, "C") else {
+        let Edit::Unusable(why) = add_variant(two, "C", &[]) else {
             panic!()
         };
         assert!(why.contains("2 enums"), "{why}");

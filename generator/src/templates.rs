@@ -12,7 +12,9 @@ use tera::{Context, Tera};
 
 use crate::error::CliError;
 
-static BUILT_IN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../templates");
+/// `generator/templates` links to the repository's `templates/`; `cargo package` copies the
+/// files, so the published crate embeds the same templates.
+static BUILT_IN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 pub const DBGEN_TOML: &str = "dbgen.toml.tera";
 pub const DATABASE_TOML: &str = "database.toml.tera";
@@ -357,10 +359,17 @@ mod tests {
             .unwrap();
         insta::assert_snapshot!(text);
         // What we write must parse, and must be what `dbgen new` knows how to edit later.
-        let edited = crate::registry_module::add_variant(&text, "Audit");
+        let edited = crate::registry_module::add_variant(&text, "Audit", &[]);
         assert!(
             matches!(edited, crate::registry_module::Edit::Added(_)),
             "{edited:?}"
+        );
+        // A variant added later gets the doc comment this template writes.
+        assert_eq!(
+            crate::registry_module::variant_attributes(&text, "PermisoTest"),
+            [
+                "/// `database/permiso-test/` (postgres), connection from the PERMISO_TEST_DB_* variables."
+            ]
         );
     }
 

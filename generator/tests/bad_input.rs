@@ -59,7 +59,8 @@ fn an_existing_database_is_refused() {
 #[test]
 fn a_name_whose_variables_collide_is_refused() {
     let dir = permiso_project();
-    let stderr = fails_unchanged(dir.path(), &["new", "permiso_test"], 1, "PERMISO_TEST_DB_*");
+    // The name typed is at fault: a usage error, exit 2.
+    let stderr = fails_unchanged(dir.path(), &["new", "permiso_test"], 2, "PERMISO_TEST_DB_*");
     assert!(
         stderr.contains("`permiso-test`") && stderr.contains("`permiso_test`"),
         "{stderr}"

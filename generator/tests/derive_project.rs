@@ -1,7 +1,8 @@
 //! A fresh Cargo project scaffolded by `dbgen new` embeds its database with the derive and
 //! serves the command set; a migration added after the first build is in the next build.
+//! Every kind of name `dbgen new` accepts gives an application that compiles.
 //!
-//! Heavy: it builds a real project (path dependency on this workspace's runtime). Its target
+//! Heavy: each test builds a real project (path dependency on this workspace's runtime). Its target
 //! folder is `target/derive-project` of this workspace, so sqlx is compiled once (about a
 //! minute and a half the first time on two cores) and reused by every later run. The project
 //! gets this workspace's Cargo.lock, so the build needs no network (`--offline`).
@@ -62,6 +63,22 @@ fn cargo_build(project: &Path, target: &Path) {
     eprintln!("cargo build took {:.1?}", started.elapsed());
 }
 
+/// A Cargo application in `dir` depending on this workspace's runtime, with this
+/// workspace's Cargo.lock.
+fn new_app(dir: &Path, package: &str) {
+    let workspace = workspace();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    write(
+        &dir.join("Cargo.toml"),
+        &format!(
+            "[package]\nname = \"{package}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndbgen-runtime = {{ path = {:?} }}\n",
+            workspace.join("runtime").display().to_string()
+        ),
+    );
+    // The workspace's lock file pins every crate to a version already built and cached.
+    std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+}
+
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
@@ -72,22 +89,7 @@ fn a_new_migration_rebuilds_a_derived_project() {
     let target = workspace.join("target").join("derive-project");
     let tmp = tempfile::tempdir().unwrap();
     let project = tmp.path().join("myapp");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-
-    run(
-        "cargo new",
-        clean(&cargo, tmp.path()).args(["new", "--bin", "--vcs", "none", "--offline", "myapp"]),
-        0,
-    );
-    let manifest = project.join("Cargo.toml");
-    let mut text = std::fs::read_to_string(&manifest).unwrap();
-    text.push_str(&format!(
-        "dbgen-runtime = {{ path = {:?} }}\n",
-        workspace.join("runtime").display().to_string()
-    ));
-    write(&manifest, &text);
-    // The workspace's lock file pins every crate to a version already built and cached.
-    std::fs::copy(workspace.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    new_app(&project, "myapp");
 
     let dbgen = env!("CARGO_BIN_EXE_dbgen");
     let out = run(
@@ -99,7 +101,7 @@ fn a_new_migration_rebuilds_a_derived_project() {
     assert!(out.contains("build.rs"), "{out}");
     write(
         &project.join("src/main.rs"),
-        "mod databases;\n\nfn main() -> std::process::ExitCode {\n    dbgen_runtime::app::main::<databases::Database>()\n}\n",
+        "mod databases;\n\nfn main() -> std::process::ExitCode {\n    dbgen_runtime::cli::main::<databases::Database>()\n}\n",
     );
     let migrations = project.join("database/mydb/migrations");
     write(
@@ -173,4 +175,51 @@ fn a_new_migration_rebuilds_a_derived_project() {
         0,
     );
     assert!(latest.contains("1 migration"), "{latest}");
+}
+
+/// Issue 12: `dbgen new db-2` wrote the variant `Db2`, but the derive looked for a folder
+/// `db2`, and the application did not compile. Every rule is core's now.
+#[test]
+fn every_name_dbgen_new_accepts_gives_an_app_that_compiles() {
+    let workspace = workspace();
+    let target = workspace.join("target").join("derive-project");
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("names");
+    new_app(&project, "names");
+    write(
+        &project.join("src/main.rs"),
+        "mod databases;\n\nuse dbgen_runtime::Databases;\n\nfn main() {\n    for db in databases::Database::ALL {\n        println!(\"{db:?} {}\", db.name());\n    }\n}\n",
+    );
+
+    let dbgen = env!("CARGO_BIN_EXE_dbgen");
+    let names = ["shop", "db-2", "a_b", "permiso-test_v2", "x1-y2"];
+    let variants = ["Shop", "Db2", "AB", "PermisoTestV2", "X1Y2"];
+    for name in names {
+        run(
+            &format!("dbgen new {name}"),
+            clean(dbgen, &project).args(["new", name, "--driver", "sqlite"]),
+            0,
+        );
+    }
+    let registry = std::fs::read_to_string(project.join("src/databases.rs")).unwrap();
+    for variant in variants {
+        assert!(
+            registry.contains(&format!("    {variant},\n")),
+            "no variant {variant}:\n{registry}"
+        );
+    }
+
+    cargo_build(&project, &target);
+    let out = run(
+        "the app",
+        &mut Command::new(target.join("debug").join("names")),
+        0,
+    );
+    // In the enum's order, each variant with the folder it was matched to.
+    let expected: Vec<String> = variants
+        .iter()
+        .zip(names)
+        .map(|(variant, name)| format!("{variant} {name}"))
+        .collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected, "{registry}");
 }

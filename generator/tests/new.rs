@@ -114,16 +114,26 @@ fn a_cargo_project_gets_a_registry_module_and_build_rs() {
     assert!(registry.contains("\n    Permiso,\n}"), "{registry}");
     let build_rs = read(root, "build.rs");
     assert!(build_rs.contains("println!(\"cargo:rerun-if-changed=database\");"));
+    assert!(stdout.contains("created .gitignore\n"), "{stdout}");
+    assert_eq!(read(root, ".gitignore"), ".env\n*.sqlite3\n*.sqlite3-*\n");
+    let first_doc = "    /// `database/permiso/` (postgres), connection from the PERMISO_DB_* variables.\n    Permiso,\n";
+    assert!(registry.contains(first_doc), "{registry}");
 
-    // The second database is added to the existing enum, leaving the rest as it was.
+    // The second database is added to the existing enum, with the doc comment the first
+    // got, leaving the rest as it was.
     let stdout = succeeds(root, &["new", "permiso-test"]);
     assert!(stdout.contains("updated src/databases.rs\n"), "{stdout}");
     assert!(!stdout.contains("build.rs"), "{stdout}");
+    assert!(!stdout.contains(".gitignore"), "{stdout}");
     assert_eq!(
         read(root, "src/databases.rs"),
-        registry.replace("    Permiso,\n}", "    Permiso,\n    PermisoTest,\n}")
+        registry.replace(
+            "    Permiso,\n}",
+            "    Permiso,\n    /// `database/permiso-test/` (postgres), connection from the PERMISO_TEST_DB_* variables.\n    PermisoTest,\n}"
+        )
     );
     assert_eq!(read(root, "build.rs"), build_rs);
+    assert_eq!(read(root, ".gitignore"), ".env\n*.sqlite3\n*.sqlite3-*\n");
 }
 
 #[test]
@@ -143,7 +153,84 @@ fn a_new_registry_module_lists_every_existing_database() {
         stdout.contains("note: declare the registry module: add `mod databases;`"),
         "{stdout}"
     );
-    assert!(stdout.contains("cargo add dbgen-runtime"), "{stdout}");
+    // dbgen-runtime is not on crates.io yet: the advice points at this checkout's runtime.
+    let runtime = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("runtime");
+    assert!(
+        stdout.contains(&format!(
+            "run `cargo add dbgen-runtime --path {}`",
+            runtime.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("once dbgen-runtime is published on crates.io, `cargo add dbgen-runtime`"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_existing_gitignore_gets_only_the_lines_it_lacks() {
+    let dir = cargo_project();
+    write(dir.path(), ".gitignore", "/target\n/.env");
+    let stdout = succeeds(dir.path(), &["new", "cache", "--driver", "sqlite"]);
+    assert!(stdout.contains("updated .gitignore\n"), "{stdout}");
+    assert_eq!(
+        read(dir.path(), ".gitignore"),
+        "/target\n/.env\n*.sqlite3\n*.sqlite3-*\n"
+    );
+    // Complete already: left as it is, CRLF and all.
+    let dir = cargo_project();
+    let complete = "*.sqlite3-*\r\n.env\r\n*.sqlite3\r\n";
+    write(dir.path(), ".gitignore", complete);
+    let stdout = succeeds(dir.path(), &["new", "cache"]);
+    assert!(!stdout.contains(".gitignore"), "{stdout}");
+    assert_eq!(read(dir.path(), ".gitignore"), complete);
+    // CRLF lines get CRLF additions.
+    let dir = cargo_project();
+    write(dir.path(), ".gitignore", "target\r\n");
+    succeeds(dir.path(), &["new", "cache"]);
+    assert_eq!(
+        read(dir.path(), ".gitignore"),
+        "target\r\n.env\r\n*.sqlite3\r\n*.sqlite3-*\r\n"
+    );
+}
+
+#[test]
+fn a_name_that_maps_to_an_existing_variant_is_refused_and_nothing_is_written() {
+    let dir = cargo_project();
+    succeeds(dir.path(), &["new", "db-2", "--driver", "sqlite"]);
+    succeeds(dir.path(), &["new", "a-b", "--driver", "sqlite"]);
+    let stderr = fails_unchanged(
+        dir.path(),
+        &["new", "db2", "--driver", "sqlite"],
+        2,
+        "cannot create database `db2`",
+    );
+    assert!(
+        stderr.contains("enum variant `Db2`")
+            && stderr.contains("database `db-2`")
+            && stderr.contains("choose another name"),
+        "{stderr}"
+    );
+    let stderr = fails_unchanged(
+        dir.path(),
+        &["new", "a_b", "--driver", "sqlite"],
+        2,
+        "cannot create database `a_b`",
+    );
+    assert!(stderr.contains("A_B_DB_*"), "{stderr}");
+    // The same outside a Cargo project: the rule is core's, not the registry module's.
+    let dir = empty();
+    succeeds(dir.path(), &["new", "permiso-test"]);
+    fails_unchanged(
+        dir.path(),
+        &["new", "permiso_test"],
+        2,
+        "cannot create database `permiso_test`",
+    );
 }
 
 #[test]
@@ -171,7 +258,7 @@ fn an_edited_registry_keeps_every_other_byte() {
         read(dir.path(), "src/databases.rs"),
         src.replace(
             "\tPermiso // no comma\r\n}",
-            "\tPermiso, // no comma\r\n\tAudit,\r\n}"
+            "\tPermiso, // no comma\r\n\t/// `database/audit/` (postgres), connection from the AUDIT_DB_* variables.\r\n\tAudit,\r\n}"
         )
     );
 }

@@ -1,12 +1,12 @@
 //! `dbgen migrate make` and `dbgen seed make`: one new file (or up/down pair) from templates.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use dbgen_core::{
-    DATABASE_CONFIG_FILE, DATABASES_DIR, Database, MIGRATIONS_DIR, NO_TRANSACTION_MARKER,
-    SEEDS_DIR, format_utc_millis, load_project, utc_version, validate_migration_slug,
-    validate_seed_name,
+    DATABASE_CONFIG_FILE, Database, MIGRATIONS_DIR, NO_TRANSACTION_MARKER, SEEDS_DIR, database_dir,
+    format_utc_millis, load_project, migration_file_name, seed_file_name, utc_version,
+    validate_migration_slug, validate_seed_name,
 };
 
 use crate::commands::{info, print_written};
@@ -28,7 +28,7 @@ pub fn migration(root: &Path, database: &str, name: &str) -> Result<(), CliError
             database: database.to_string(),
             source_db: source.to_string(),
             name: name.to_string(),
-            config: db_dir(db).join(DATABASE_CONFIG_FILE),
+            config: database_dir(&db.name).join(DATABASE_CONFIG_FILE),
         });
     }
     let now = SystemTime::now();
@@ -41,14 +41,14 @@ pub fn migration(root: &Path, database: &str, name: &str) -> Result<(), CliError
         created: format_utc_millis(unix_millis(now)),
         no_transaction_marker: NO_TRANSACTION_MARKER,
     };
-    let dir = db_dir(db).join(MIGRATIONS_DIR);
+    let dir = database_dir(&db.name).join(MIGRATIONS_DIR);
     let mut plan = WritePlan::default();
     plan.create(
-        dir.join(format!("{version}_{name}.up.sql")),
+        dir.join(migration_file_name(version, 0, name, true)),
         templates.render(MIGRATION_UP, &context)?,
     );
     plan.create(
-        dir.join(format!("{version}_{name}.down.sql")),
+        dir.join(migration_file_name(version, 0, name, false)),
         templates.render(MIGRATION_DOWN, &context)?,
     );
     print_written(&plan.apply(root)?);
@@ -69,7 +69,12 @@ pub fn seed(root: &Path, database: &str, name: &str) -> Result<(), CliError> {
     )?;
     let mut plan = WritePlan::default();
     // The plan refuses an existing file (create_new), so no separate check can race it.
-    plan.create(db_dir(db).join(SEEDS_DIR).join(format!("{name}.sql")), text);
+    plan.create(
+        database_dir(&db.name)
+            .join(SEEDS_DIR)
+            .join(seed_file_name(name)),
+        text,
+    );
     print_written(&plan.apply(root)?);
     Ok(())
 }
@@ -88,10 +93,6 @@ fn next_version(db: &Database, now: i64) -> Result<i64, CliError> {
             highest,
         })?;
     Ok(now.max(after))
-}
-
-fn db_dir(db: &Database) -> PathBuf {
-    Path::new(DATABASES_DIR).join(db.name.as_ref())
 }
 
 fn unix_millis(time: SystemTime) -> i64 {
