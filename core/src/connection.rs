@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::redact::redact_url;
 use crate::{Database, Driver, Env, Error, env_var_names, env_var_names_for};
 
 /// A value that must never be printed.
@@ -176,45 +177,6 @@ fn check_url_scheme(url: &str, driver: Driver) -> Result<(), String> {
             schemes.join(" or ")
         ))
     }
-}
-
-/// `scheme://user:***@host/db?password=***`: hides the password of a URL, wherever it is.
-fn redact_url(url: &str) -> String {
-    let (before_query, query) = match url.split_once('?') {
-        Some((a, q)) => (a, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match before_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let authority = match authority.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _)) => format!("{user}:***@{host}"),
-                    None => format!("{userinfo}@{host}"),
-                },
-                None => authority.to_string(),
-            };
-            format!("{scheme}://{authority}{path}")
-        }
-        None => before_query.to_string(),
-    };
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|param| match param.split_once('=') {
-                Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
-                    format!("{key}=***")
-                }
-                _ => param.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    out
 }
 
 #[cfg(test)]

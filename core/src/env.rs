@@ -16,12 +16,12 @@ pub fn load_env(dir: &Path) -> Result<Env, Error> {
     if path.is_file() {
         let iter = dotenvy::from_path_iter(&path).map_err(|e| Error::DotEnv {
             path: path.clone(),
-            message: e.to_string(),
+            message: describe_dotenv_error(&path, &e),
         })?;
         for item in iter {
             let (key, value) = item.map_err(|e| Error::DotEnv {
                 path: path.clone(),
-                message: e.to_string(),
+                message: describe_dotenv_error(&path, &e),
             })?;
             env.insert(key, value);
         }
@@ -31,6 +31,41 @@ pub fn load_env(dir: &Path) -> Result<Env, Error> {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
     );
     Ok(env)
+}
+
+/// What is wrong with a `.env` file, naming the line and the variable but never the value:
+/// the parser's own message quotes the line, and the line may hold a password.
+fn describe_dotenv_error(path: &Path, error: &dotenvy::Error) -> String {
+    match error {
+        dotenvy::Error::LineParse(line, _) => {
+            let variable = line
+                .trim_start()
+                .trim_start_matches("export ")
+                .split(['=', ' ', '\t'])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            // The parser gives the line's text, not its number: find it in the file.
+            let number = std::fs::read_to_string(path).ok().and_then(|text| {
+                let first = line.lines().next().unwrap_or_default().trim();
+                text.lines()
+                    .position(|l| !first.is_empty() && l.trim() == first)
+                    .map(|i| i + 1)
+            });
+            let at = number
+                .map(|n| format!("line {n}"))
+                .unwrap_or("a line".to_string());
+            format!(
+                "{at} (setting `{variable}`) cannot be parsed; its value is not shown: check its quotes (a value with spaces or `#` goes in quotes, and every quote is closed)"
+            )
+        }
+        dotenvy::Error::Io(e, ..) => format!("cannot read it: {e}"),
+        other => {
+            // Other errors name a variable, not a value; still, show none of the text.
+            let _ = other;
+            "cannot be read as KEY=VALUE lines".to_string()
+        }
+    }
 }
 
 /// The variables a database with this prefix reads, in the order they are consulted.
@@ -63,6 +98,22 @@ mod tests {
         let env = load_env(dir.path()).unwrap();
         assert_eq!(env["DBGEN_CORE_TEST_ONLY_IN_FILE"], "file");
         assert_ne!(env["PATH"], "from-file");
+    }
+
+    #[test]
+    fn a_broken_dotenv_line_is_named_but_not_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "A=1\n# comment\nAPP_DB_PASSWORD=\"Zq7Secret\nB=2\n",
+        )
+        .unwrap();
+        let err = load_env(dir.path()).unwrap_err().to_string();
+        assert!(!err.contains("Zq7Secret"), "{err}");
+        assert!(
+            err.contains("APP_DB_PASSWORD") && err.contains("line 3"),
+            "{err}"
+        );
     }
 
     #[test]

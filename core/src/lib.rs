@@ -19,6 +19,7 @@ mod loader;
 mod migration;
 mod name;
 mod placeholder;
+mod redact;
 mod seed;
 mod time;
 
@@ -44,5 +45,6 @@ pub use migration::{
 };
 pub use name::{DatabaseName, RESERVED_NAMES, check_name_collisions, known_databases_message};
 pub use placeholder::{resolve_placeholders, substitute_placeholders};
+pub use redact::{MASK, Redactor, redact_url};
 pub use seed::{Seed, seed_file_name, validate_seed_name};
 pub use time::{format_utc_millis, utc_version};

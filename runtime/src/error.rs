@@ -115,15 +115,16 @@ pub enum RunError {
 
     /// The database could not be reached.
     #[error(
-        "cannot connect to {target}: {}\n  (connection read from {variables}, in the environment or .env)",
-        describe(source)
+        "cannot connect to {target}: {message}\n  (connection read from {variables}, in the environment or .env)"
     )]
     Connect {
         /// The connection, password hidden.
         target: String,
         /// The variables it was read from.
         variables: String,
-        /// The driver's error.
+        /// What went wrong, secrets hidden.
+        message: String,
+        /// The driver's own error (not redacted: it may quote what the server echoed).
         #[source]
         source: sqlx::Error,
     },
@@ -138,13 +139,15 @@ pub enum RunError {
     },
 
     /// Reading or writing the tracking table failed.
-    #[error("{action} tracking table `{table}` failed: {}", describe(source))]
+    #[error("{action} tracking table `{table}` failed: {message}")]
     Tracking {
         /// "reading", "creating", "locking", ...
         action: &'static str,
         /// The tracking table.
         table: String,
-        /// The driver's error.
+        /// What went wrong, secrets hidden.
+        message: String,
+        /// The driver's own error (not redacted).
         #[source]
         source: sqlx::Error,
     },
@@ -160,7 +163,8 @@ pub enum RunError {
         message: String,
         /// What remains applied, and what to do.
         note: Option<String>,
-        /// The driver's error, when the script ran and failed.
+        /// The driver's own error, when the script ran and failed (not redacted: it may
+        /// quote the statement, placeholder values filled in).
         #[source]
         source: Option<sqlx::Error>,
     },
@@ -194,6 +198,51 @@ pub enum RunError {
         /// The feature that brings it in.
         feature: &'static str,
     },
+}
+
+impl RunError {
+    /// The same error with every secret `redactor` knows hidden in its messages.
+    pub(crate) fn redacted(self, redactor: &dbgen_core::Redactor) -> Self {
+        let hide = |text: String| redactor.redact(&text).into_owned();
+        match self {
+            RunError::Connect {
+                target,
+                variables,
+                message,
+                source,
+            } => RunError::Connect {
+                target,
+                variables,
+                message: hide(message),
+                source,
+            },
+            RunError::Tracking {
+                action,
+                table,
+                message,
+                source,
+            } => RunError::Tracking {
+                action,
+                table,
+                message: hide(message),
+                source,
+            },
+            RunError::Script {
+                file,
+                position,
+                message,
+                note,
+                source,
+            } => RunError::Script {
+                file,
+                position,
+                message: hide(message),
+                note: note.map(hide),
+                source,
+            },
+            other => other,
+        }
+    }
 }
 
 /// A driver error as one line: the server's own message and code when there is one.

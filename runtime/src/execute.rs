@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dbgen_core::{
-    ConnectionSettings, Database, Driver, Migration, is_no_transaction, resolve_connection,
-    resolve_placeholders, substitute_placeholders,
+    ConnectionSettings, Database, Driver, Migration, Redactor, is_no_transaction,
+    resolve_connection, resolve_placeholders, substitute_placeholders,
 };
 
 #[cfg(feature = "mysql")]
@@ -129,6 +129,27 @@ async fn run_on<E: Engine>(
         Some(env) if placeholders_needed => resolve_placeholders(db, env.vars())?,
         _ => Vec::new(),
     };
+    // Drivers echo failed statements, placeholder values filled in: hide every secret.
+    let mut redactor = match environment {
+        Some(env) => Redactor::for_run([db], env.vars()),
+        None => Redactor::new(),
+    };
+    for (_, value) in &placeholders {
+        redactor.add(value);
+    }
+    run_job_on::<E>(db, job, source, mode, &placeholders, observer)
+        .await
+        .map_err(|e| e.redacted(&redactor))
+}
+
+async fn run_job_on<E: Engine>(
+    db: &Database,
+    job: &Job,
+    source: Source<'_>,
+    mode: OpenMode,
+    placeholders: &[(String, String)],
+    observer: &mut dyn Observer,
+) -> Result<Outcome, RunError> {
     match job {
         Job::Migrate(action, options) => {
             migrate::<E>(
@@ -146,7 +167,7 @@ async fn run_on<E: Engine>(
         Job::Seed { specific, dry_run } => {
             let seeds = seeder::select(db, specific.as_deref())?;
             let run = (*dry_run, mode);
-            seeder::run::<E>(db, source, &seeds, run, &placeholders, observer).await
+            seeder::run::<E>(db, source, &seeds, run, placeholders, observer).await
         }
     }
 }
@@ -162,6 +183,7 @@ pub(crate) async fn open<E: Engine>(
             Source::Settings(settings) => settings.variables_list(),
             Source::Pool(_) => "the application's own pool".to_string(),
         },
+        message: describe(&e),
         source: e,
     })
 }
@@ -170,6 +192,7 @@ fn tracking<'a>(action: &'static str, table: &'a str) -> impl FnOnce(sqlx::Error
     move |source| RunError::Tracking {
         action,
         table: table.to_string(),
+        message: describe(&source),
         source,
     }
 }

@@ -123,10 +123,23 @@ impl Pool {
             #[allow(unreachable_patterns)]
             driver => return Err(engine_disabled(db, driver)),
         };
-        result.map_err(|source| RunError::Connect {
-            target: settings.to_string(),
-            variables: settings.variables_list(),
-            source,
+        result.map_err(|source| {
+            let mut redactor = dbgen_core::Redactor::new();
+            match &settings.target {
+                dbgen_core::ConnectionTarget::Url(url) => redactor.add_url(url.expose()),
+                dbgen_core::ConnectionTarget::Server {
+                    password: Some(password),
+                    ..
+                } => redactor.add(password.expose()),
+                _ => {}
+            }
+            RunError::Connect {
+                target: settings.to_string(),
+                variables: settings.variables_list(),
+                message: crate::error::describe(&source),
+                source,
+            }
+            .redacted(&redactor)
         })
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use dbgen_core::Database;
+use dbgen_core::{Database, Redactor};
 use futures_util::StreamExt;
 use futures_util::stream;
 
@@ -27,7 +27,7 @@ pub(crate) async fn run_many<'a>(
     databases: &[&'a Database],
     job: &Job,
     environment: &Environment,
-    settings: RunSettings,
+    (settings, redactor): (RunSettings, &Redactor),
     mut on_done: impl FnMut(&Database, &Result<Outcome, RunError>),
 ) -> Vec<(&'a Database, Result<Outcome, RunError>)> {
     // The futures are made before they are streamed: a closure inside the stream would keep
@@ -35,7 +35,7 @@ pub(crate) async fn run_many<'a>(
     let runs: Vec<_> = databases
         .iter()
         .enumerate()
-        .map(|(i, db)| run_indexed(i, db, job, environment, settings))
+        .map(|(i, db)| run_indexed(i, db, job, environment, (settings, redactor)))
         .collect();
     let mut stream = stream::iter(runs).buffer_unordered(settings.jobs.max(1));
     let mut results = Vec::with_capacity(databases.len());
@@ -55,12 +55,12 @@ async fn run_indexed(
     db: &Database,
     job: &Job,
     environment: &Environment,
-    settings: RunSettings,
+    (settings, redactor): (RunSettings, &Redactor),
 ) -> (usize, Result<Outcome, RunError>) {
     let mut migrator = Migrator::new(db).environment(environment.clone());
     if let Some(timeout) = settings.lock_timeout {
         migrator = migrator.lock_timeout(timeout);
     }
-    let mut reporter = Reporter::new(&db.name, settings.output);
+    let mut reporter = Reporter::new(&db.name, settings.output, redactor);
     (i, migrator.job_observed(job, &mut reporter).await)
 }

@@ -22,12 +22,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use dbgen_core::Database;
+use dbgen_core::{Database, Redactor};
 
 pub use aliases::expand_script_names;
 pub use app::{DbCommand, block_on, exit_quietly_on_closed_pipe, main};
 
 use crate::environment::Environment;
+use crate::error::{Refusal, RunError};
 use crate::execute::{Job, MigrateOptions};
 use crate::migrator::{Action, Outcome};
 use jobs::{RunSettings, run_many};
@@ -284,7 +285,7 @@ pub async fn run_seed(
     execute(targets, &job, databases, environment, false, false).await
 }
 
-fn result_summary(result: &Result<Outcome, crate::RunError>) -> String {
+fn result_summary(result: &Result<Outcome, RunError>) -> String {
     match result {
         Ok(outcome) => outcome.summary(),
         Err(e) => e.to_string(),
@@ -292,7 +293,7 @@ fn result_summary(result: &Result<Outcome, crate::RunError>) -> String {
 }
 
 /// A dry run's script, as `--dry-run` prints it.
-fn print_planned(script: &crate::PlannedScript) {
+fn planned(script: &crate::PlannedScript) -> String {
     let heading = match script.direction {
         "seed" => format!("-- seed {}", script.file),
         direction => {
@@ -304,7 +305,7 @@ fn print_planned(script: &crate::PlannedScript) {
             format!("-- {} ({direction}{transaction})", script.id)
         }
     };
-    println!("{heading}\n{}\n", script.sql.trim_end());
+    format!("{heading}\n{}\n", script.sql.trim_end())
 }
 
 /// The databases `targets` names, in the order named, or all of them with --all.
@@ -357,12 +358,23 @@ async fn execute(
     exit_code: bool,
 ) -> Exit {
     let selected = match select(databases, targets) {
+        Ok(selected) if selected.is_empty() => {
+            // A deploy gate must not pass on nothing.
+            eprintln!(
+                "error: no databases found in {}: run this in your project (the folder holding dbgen.toml and database/), pass --root DIR, or create one with `dbgen new <name>`",
+                environment.root().display()
+            );
+            return Exit::Usage;
+        }
         Ok(selected) => selected,
         Err(message) => {
             eprintln!("error: {message}");
             return Exit::Usage;
         }
     };
+    // Every string printed below passes it: drivers echo failed statements.
+    let redactor = Redactor::for_run(selected.iter().copied(), environment.vars());
+    let hide = |text: &str| redactor.redact(text).into_owned();
     let jobs = usize::from(targets.jobs);
     let mut output = OutputMode::detect(jobs);
     output.quiet = json;
@@ -371,25 +383,31 @@ async fn execute(
         lock_timeout: targets.lock_timeout.map(Duration::from_secs),
         output,
     };
-    let results = run_many(&selected, job, environment, settings, |db, result| {
-        if json {
-            return;
-        }
-        match result {
-            Ok(Outcome::Status(report)) => println!("{}", report.to_table()),
-            Ok(Outcome::DryRun { scripts }) => {
-                for script in scripts {
-                    print_planned(script);
-                }
-                if scripts.is_empty() {
-                    println!("{}: dry run: nothing would run", db.name);
-                }
-                println!("{}: {}", db.name, result_summary(result));
+    let results = run_many(
+        &selected,
+        job,
+        environment,
+        (settings, &redactor),
+        |db, result| {
+            if json {
+                return;
             }
-            Ok(_) => println!("{}: {}", db.name, result_summary(result)),
-            Err(e) => eprintln!("{}: error: {e}", db.name),
-        }
-    })
+            match result {
+                Ok(Outcome::Status(report)) => println!("{}", hide(&report.to_table())),
+                Ok(Outcome::DryRun { scripts }) => {
+                    for script in scripts {
+                        println!("{}", hide(&planned(script)));
+                    }
+                    if scripts.is_empty() {
+                        println!("{}: dry run: nothing would run", db.name);
+                    }
+                    println!("{}: {}", db.name, hide(&result_summary(result)));
+                }
+                Ok(_) => println!("{}: {}", db.name, hide(&result_summary(result))),
+                Err(e) => eprintln!("{}: error: {}", db.name, hide(&e.to_string())),
+            }
+        },
+    )
     .await;
 
     let failed: Vec<&str> = results
@@ -409,10 +427,8 @@ async fn execute(
                 Err(e) => serde_json::json!({ "database": db.name, "error": e.to_string() }),
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&items).unwrap_or_default()
-        );
+        let text = serde_json::to_string_pretty(&items).unwrap_or_default();
+        println!("{}", hide(&text));
     } else if results.len() > 1 {
         let ok = results.len() - failed.len();
         if failed.is_empty() {
@@ -426,7 +442,16 @@ async fn execute(
             );
         }
     }
-    if !failed.is_empty() {
+    let usage = |r: &Result<Outcome, RunError>| {
+        matches!(
+            r,
+            Err(RunError::UnknownSeed { .. } | RunError::Refused(Refusal::UnknownVersion(_)))
+        )
+    };
+    if !failed.is_empty() && results.iter().all(|(_, r)| r.is_ok() || usage(r)) {
+        // Only what was typed was wrong (an unknown version or seed): the usage code.
+        Exit::Usage
+    } else if !failed.is_empty() {
         Exit::Failure
     } else if exit_code && behind {
         Exit::NotUpToDate

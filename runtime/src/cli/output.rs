@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use dbgen_core::Redactor;
+
 use crate::migrator::{StepReport, millis};
 use crate::observer::Observer;
 
@@ -30,18 +32,20 @@ impl OutputMode {
     }
 }
 
-pub(crate) struct Reporter {
+pub(crate) struct Reporter<'r> {
     database: String,
     mode: OutputMode,
     bar: Option<ProgressBar>,
+    redactor: &'r Redactor,
 }
 
-impl Reporter {
-    pub(crate) fn new(database: &str, mode: OutputMode) -> Self {
+impl<'r> Reporter<'r> {
+    pub(crate) fn new(database: &str, mode: OutputMode, redactor: &'r Redactor) -> Self {
         Self {
             database: database.to_string(),
             mode,
             bar: None,
+            redactor,
         }
     }
 
@@ -49,6 +53,7 @@ impl Reporter {
         if self.mode.quiet {
             return;
         }
+        let message = self.redactor.redact(message);
         match &self.bar {
             Some(bar) => bar.println(format!("{}: {message}", self.database)),
             None => println!("{}: {message}", self.database),
@@ -56,9 +61,13 @@ impl Reporter {
     }
 }
 
-impl Observer for Reporter {
+impl Observer for Reporter<'_> {
     fn warning(&mut self, message: &str) {
-        eprintln!("{}: warning: {message}", self.database);
+        eprintln!(
+            "{}: warning: {}",
+            self.database,
+            self.redactor.redact(message)
+        );
     }
 
     /// Starts a run of `steps` steps: a progress bar when there are many on a terminal.
