@@ -40,8 +40,8 @@ pub use loader::{
 };
 pub use migration::{
     EmbeddedScripts, Migration, MigrationFileName, MigrationsFolder, NO_TRANSACTION_MARKER,
-    ScriptSource, is_no_transaction, migration_file_name, parse_migration_file_name,
-    validate_migration_slug,
+    ScriptSource, is_blank_script, is_no_transaction, migration_file_name,
+    parse_migration_file_name, validate_migration_slug,
 };
 pub use name::{DatabaseName, RESERVED_NAMES, check_name_collisions, known_databases_message};
 pub use placeholder::{resolve_placeholders, substitute_placeholders};

@@ -765,6 +765,99 @@ fn no_transaction_migration_splits_the_batch(engine: Engine) {
     }
 }
 
+fn empty_scripts_are_recorded_no_ops(engine: Engine) {
+    let Some(p) = Project::new(engine) else {
+        return;
+    };
+    p.table_migration(1);
+    p.migration(2, "nothing", "", Some("  \n\t\n"));
+    p.migration(3, "comments", "-- only a comment\n\n", Some(""));
+    write(p.root(), "database/app/seeds/01_empty.sql", "\n");
+    let run = p.run(&["migrate", "latest", "app"]).ok();
+    assert!(run.stdout().contains("3 migrations"), "{}", run.stdout());
+    assert_eq!(p.versions(), [(1, 1), (2, 1), (3, 1)]);
+    p.run(&["seed", "run", "app"]).ok();
+    p.run(&["migrate", "rollback", "app"]).ok();
+    assert!(p.versions().is_empty());
+    assert!(p.user_tables().is_empty(), "{:?}", p.user_tables());
+}
+
+/// `INSERT` statements adding up to `bytes`, for a table `big`.
+fn large_script(bytes: usize) -> String {
+    let row = "INSERT INTO big (id, label) VALUES (1, 'a row of a large seed script, long enough to count');\n";
+    let mut sql = String::from("CREATE TABLE big (id INTEGER, label VARCHAR(100));\n");
+    sql.push_str(&row.repeat(bytes / row.len() + 1));
+    sql
+}
+
+#[test]
+fn sqlite_runs_a_16_mib_script() {
+    let Some(p) = Project::new(Engine::Sqlite) else {
+        return;
+    };
+    let sql = large_script(16 << 20);
+    let rows = sql.matches("INSERT").count() as i64;
+    p.migration(1, "big", &sql, Some("DROP TABLE big;"));
+    // Time is measured by the benchmark; here it must finish (quadratic time took 31 s).
+    p.run(&["migrate", "latest", "app"]).ok();
+    assert_eq!(p.db.count("SELECT COUNT(*) FROM big"), rows);
+}
+
+#[test]
+fn mariadb_refuses_a_script_over_max_allowed_packet() {
+    let Some(p) = Project::new(Engine::Mysql) else {
+        return;
+    };
+    let limit = p.db.count("SELECT CAST(@@max_allowed_packet AS SIGNED)") as usize;
+    p.table_migration(1);
+    p.migration(2, "big", &large_script(limit + 1024), None);
+    let run = p.run(&["migrate", "latest", "app"]).fails(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("2_big.up.sql")
+            && err.contains("max_allowed_packet")
+            && err.contains(&limit.to_string()),
+        "{err}"
+    );
+    // Refused before it was sent: migration 1 stands, 2 is not applied, no table `big`.
+    assert_eq!(p.versions(), [(1, 1)]);
+    assert!(!p.user_tables().contains(&"big".to_string()));
+}
+
+#[test]
+fn postgres_a_killed_runner_releases_its_lock_mid_statement() {
+    let Some(p) = Project::new(Engine::Postgres) else {
+        return;
+    };
+    p.migration(1, "slow", "SELECT pg_sleep(15);", Some("SELECT 1;"));
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dbgen"))
+        .args(["migrate", "latest", "app"])
+        .current_dir(p.root())
+        .env("APP_DB_URL", &p.db.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn dbgen");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "still in pg_sleep"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    // The server notices the dead client within a second or two and ends the session.
+    p.migration(1, "slow", "SELECT 1;", Some("SELECT 1;"));
+    let started = std::time::Instant::now();
+    p.run(&["migrate", "latest", "app", "--lock-timeout", "30"])
+        .ok();
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "waited {waited:?} for the lock"
+    );
+    assert_eq!(p.versions(), [(1, 1)]);
+}
+
 macro_rules! on_every_engine {
     ($($test:ident),* $(,)?) => {
         mod postgres { $( #[test] fn $test() { super::$test(super::Engine::Postgres) } )* }
@@ -789,4 +882,5 @@ on_every_engine!(
     killed_runner_leaves_no_lock_and_nothing_half_applied,
     two_databases_share_one_server_database,
     no_transaction_migration_splits_the_batch,
+    empty_scripts_are_recorded_no_ops,
 );

@@ -166,7 +166,7 @@ pub enum RunError {
         /// The driver's own error, when the script ran and failed (not redacted: it may
         /// quote the statement, placeholder values filled in).
         #[source]
-        source: Option<sqlx::Error>,
+        source: Option<Box<sqlx::Error>>,
     },
 
     /// `seed run --specific NAME` names no seed.

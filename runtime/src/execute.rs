@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dbgen_core::{
-    ConnectionSettings, Database, Driver, Migration, Redactor, is_no_transaction,
+    ConnectionSettings, Database, Driver, Migration, Redactor, is_blank_script, is_no_transaction,
     resolve_connection, resolve_placeholders, substitute_placeholders,
 };
 
@@ -156,7 +156,7 @@ async fn run_job_on<E: Engine>(
                 db,
                 source,
                 (*action, *options, mode),
-                &placeholders,
+                placeholders,
                 observer,
             )
             .await
@@ -446,7 +446,11 @@ async fn run_plan<E: Engine>(
                 let _ = engine.rollback().await;
             }
             out.finished();
-            return Err(failed(StepError::Script(e, &script), committed));
+            let error = match e {
+                StepFailure::Driver(e) => StepError::Script(e, &script),
+                StepFailure::Refused(reason) => StepError::Refused(reason),
+            };
+            return Err(failed(error, committed));
         }
         if open && !E::TRANSACTIONAL_DDL {
             engine
@@ -490,7 +494,7 @@ async fn step<E: Engine>(
     m: &Migration,
     (script, alone): (&str, bool),
     placeholders: &[(String, String)],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StepFailure> {
     let record = match plan.direction {
         Direction::Up => Record::Applied {
             version: m.version,
@@ -502,11 +506,34 @@ async fn step<E: Engine>(
         Direction::Down => Record::Reverted { version: m.version },
     };
     let sql = substitute_placeholders(script, placeholders);
-    engine.run_step(table, &sql, &record, alone).await
+    if is_blank_script(&sql) {
+        // Nothing to run (MySQL would refuse an empty query): only the record.
+        return Ok(engine.execute(&record.statement(table, "0")).await?);
+    }
+    if let Some(reason) = engine.refusal(&sql).await? {
+        return Err(StepFailure::Refused(reason));
+    }
+    Ok(engine.run_step(table, &sql, &record, alone).await?)
+}
+
+/// Why a step's script did not run to the end.
+enum StepFailure {
+    /// The driver's error.
+    Driver(sqlx::Error),
+    /// The engine cannot take the script (and it was not sent).
+    Refused(String),
+}
+
+impl From<sqlx::Error> for StepFailure {
+    fn from(e: sqlx::Error) -> Self {
+        StepFailure::Driver(e)
+    }
 }
 
 /// How a step failed.
 enum StepError<'s> {
+    /// The engine refused the script before sending it.
+    Refused(String),
     /// Its script could not be read.
     Read(dbgen_core::Error),
     /// The script failed; positions in the error are within it.
@@ -556,6 +583,7 @@ fn failure<E: Engine>(
     };
     let (message, position, driver_error) = match error {
         StepError::Read(e) => (read_failure(&e), None, None),
+        StepError::Refused(reason) => (reason, None, None),
         StepError::Script(e, script) => (
             describe(&e),
             E::error_position(&e).map(|offset| line_column(script, offset)),
@@ -580,6 +608,6 @@ fn failure<E: Engine>(
         position,
         message,
         note: Some(note),
-        source: driver_error,
+        source: driver_error.map(Box::new),
     }
 }

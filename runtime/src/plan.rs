@@ -263,7 +263,7 @@ impl<'a> Status<'a> {
             .iter()
             .filter_map(|e| e.migration)
             .filter(|m| !m.is_reversible())
-            .map(|m| migration_id(m))
+            .map(migration_id)
             .collect();
         if !irreversible.is_empty() {
             return Err(Refusal::Irreversible(irreversible));

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use dbgen_core::{Database, Seed, substitute_placeholders};
+use dbgen_core::{Database, Seed, is_blank_script, substitute_placeholders};
 
 use crate::engine::{Engine, OpenMode, Source};
 use crate::error::{RunError, describe, line_column};
@@ -77,6 +77,20 @@ pub(crate) async fn run<E: Engine>(
             for seed in seeds {
                 let step_started = Instant::now();
                 let sql = substitute_placeholders(&seed.sql, placeholders);
+                let refusal = match engine.refusal(&sql).await {
+                    Ok(refusal) => refusal,
+                    Err(e) => Some(describe(&e)),
+                };
+                if let Some(reason) = refusal {
+                    out.finished();
+                    return Err(RunError::Script {
+                        file: seed.path.to_string(),
+                        position: None,
+                        message: reason,
+                        note: Some("this seed did not run; the seeds before it remain".to_string()),
+                        source: None,
+                    });
+                }
                 if let Err(e) = run_one(engine, &sql).await {
                     let _ = engine.rollback().await;
                     out.finished();
@@ -88,7 +102,7 @@ pub(crate) async fn run<E: Engine>(
                         note: Some(
                             "this seed was rolled back; the seeds before it remain".to_string(),
                         ),
-                        source: Some(e),
+                        source: Some(Box::new(e)),
                     });
                 }
                 let step = StepReport {
@@ -113,6 +127,9 @@ pub(crate) async fn run<E: Engine>(
 }
 
 async fn run_one<E: Engine>(engine: &mut E, sql: &str) -> Result<(), sqlx::Error> {
+    if is_blank_script(sql) {
+        return Ok(());
+    }
     engine.begin().await?;
     engine.execute(sql).await?;
     engine.commit().await

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use dbgen_core::{Database, Redactor};
+use dbgen_core::{Database, Redactor, known_databases_message};
 
 pub use aliases::expand_script_names;
 pub use app::{DbCommand, block_on, exit_quietly_on_closed_pipe, main};
@@ -313,20 +313,7 @@ pub(crate) fn select<'a>(
     databases: &'a [Database],
     targets: &Targets,
 ) -> Result<Vec<&'a Database>, String> {
-    let known = || {
-        if databases.is_empty() {
-            "this project has no databases yet (create one with `dbgen new <name>`)".to_string()
-        } else {
-            format!(
-                "known databases: {}",
-                databases
-                    .iter()
-                    .map(|d| d.name.as_ref())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-    };
+    let known = || known_databases_message(databases.iter().map(|d| &d.name));
     if targets.all {
         return Ok(databases.iter().collect());
     }

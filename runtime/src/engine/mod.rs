@@ -7,6 +7,8 @@ mod mysql;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_split;
 
 use std::time::{Duration, Instant};
 
@@ -121,6 +123,12 @@ pub(crate) trait Engine: Sized {
     }
 
     async fn close(self);
+
+    /// Why this engine cannot take `sql` as one script, checked before it is sent (MySQL's
+    /// packet limit); `None` when it can.
+    async fn refusal(&mut self, _sql: &str) -> Result<Option<String>, sqlx::Error> {
+        Ok(None)
+    }
 
     /// The 1-based character offset of an error in the script, where the driver gives one.
     fn error_position(_err: &sqlx::Error) -> Option<usize> {

@@ -18,6 +18,15 @@ pub(crate) struct MySql {
     conn: Conn<sqlx::MySql>,
     mode: OpenMode,
     lock_name: Option<String>,
+    /// The server's `max_allowed_packet`, read the first time a large script comes.
+    max_packet: Option<u64>,
+}
+
+/// Scripts smaller than this fit every server's packet (MySQL's smallest default is 4 MiB).
+const SURELY_FITS: usize = 1024 * 1024;
+
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
 }
 
 /// How to reach `settings` on MySQL or MariaDB, for the runner and for an application's pool.
@@ -67,6 +76,7 @@ impl Engine for MySql {
             conn,
             mode,
             lock_name: None,
+            max_packet: None,
         }))
     }
 
@@ -75,7 +85,9 @@ impl Engine for MySql {
         let schema: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
             .fetch_one(&mut *self.conn)
             .await?;
-        let digest = Sha256::digest(format!("{}.{table}", schema.unwrap_or_default()).as_bytes());
+        // Lower-cased: one table, whatever the case it is named in, takes one lock.
+        let key = format!("{}.{table}", schema.unwrap_or_default()).to_ascii_lowercase();
+        let digest = Sha256::digest(key.as_bytes());
         let name = format!(
             "dbgen_{}",
             digest[..16]
@@ -120,6 +132,34 @@ impl Engine for MySql {
             .execute(&mut *self.conn)
             .await?;
         Ok(())
+    }
+
+    /// A script larger than `max_allowed_packet` would be cut off by the server as
+    /// "Connection reset by peer"; say so before sending it.
+    async fn refusal(&mut self, sql: &str) -> Result<Option<String>, sqlx::Error> {
+        if sql.len() < SURELY_FITS {
+            return Ok(None);
+        }
+        let limit = match self.max_packet {
+            Some(limit) => limit,
+            None => {
+                let limit: u64 =
+                    sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS UNSIGNED)")
+                        .fetch_one(&mut *self.conn)
+                        .await?;
+                *self.max_packet.insert(limit)
+            }
+        };
+        // The packet holds the query and a command byte.
+        let size = sql.len() as u64 + 1;
+        Ok((size > limit).then(|| {
+            format!(
+                "this script is {} ({size} bytes), over the server's max_allowed_packet of {} ({limit} bytes), so the server would drop the connection: raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = {}; and in its config file), or split the script into smaller migrations",
+                mebibytes(size),
+                mebibytes(limit),
+                size.next_power_of_two().max(limit),
+            )
+        }))
     }
 
     async fn close(self) {

@@ -71,9 +71,24 @@ fn without_loopback_tls(
     }
 }
 
-/// Advisory locks are scoped to the current database, so the table name is the key.
+/// Makes the server end this session soon after its client dies, even in the middle of a
+/// statement, so that a killed runner's advisory lock goes with it instead of lasting until
+/// the statement ends: PostgreSQL 14's `client_connection_check_interval` polls the socket
+/// while a statement runs, and TCP keepalives find a peer that vanished without a word.
+async fn die_with_the_client(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    let keepalives = "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3";
+    sqlx::raw_sql(keepalives).execute(&mut *conn).await?;
+    // Older servers do not know the setting; they keep the keepalives only.
+    let _ = sqlx::raw_sql("SET client_connection_check_interval = 1000")
+        .execute(&mut *conn)
+        .await;
+    Ok(())
+}
+
+/// Advisory locks are scoped to the current database, so the table name is the key;
+/// lower-cased as PostgreSQL folds it, so `MyMigs` and `mymigs` (one table) share one lock.
 fn lock_key(table: &str) -> i64 {
-    let digest = Sha256::digest(format!("dbgen:{table}").as_bytes());
+    let digest = Sha256::digest(format!("dbgen:{}", table.to_ascii_lowercase()).as_bytes());
     i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
@@ -85,7 +100,9 @@ impl Engine for Postgres {
     async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error> {
         let conn = match source {
             Source::Settings(settings) => {
-                Conn::Own(PgConnection::connect_with(&connect_options(settings)?).await?)
+                let mut conn = PgConnection::connect_with(&connect_options(settings)?).await?;
+                die_with_the_client(&mut conn).await?;
+                Conn::Own(conn)
             }
             Source::Pool(Pool::Postgres(pool)) => Conn::pooled(pool.acquire().await?),
             #[allow(unreachable_patterns)]
@@ -96,7 +113,11 @@ impl Engine for Postgres {
 
     async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error> {
         // lock_timeout bounds the wait and wakes us the moment the holder lets go.
-        let ms = self.mode.lock_timeout.as_millis().max(1);
+        // lock_timeout is an int of milliseconds; 0 waits forever (beyond ~24.8 days anyway).
+        let ms = match self.mode.lock_timeout.as_millis().max(1) {
+            ms if ms > i32::MAX as u128 => 0,
+            ms => ms,
+        };
         sqlx::raw_sql(AssertSqlSafe(format!("SET lock_timeout = {ms}")))
             .execute(&mut *self.conn)
             .await?;

@@ -4,6 +4,7 @@ use dbgen_core::{ConnectionSettings, ConnectionTarget};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection};
 
+use super::sqlite_split::{SPLIT_FROM, pieces};
 use crate::pool::Pool;
 
 use super::{
@@ -108,10 +109,20 @@ impl Engine for Sqlite {
         self.execute("ROLLBACK").await
     }
 
+    /// A large script runs in pieces of whole statements: in one piece SQLite would take
+    /// time that grows with the square of its size.
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut *self.conn)
-            .await?;
+        if sql.len() < SPLIT_FROM {
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut *self.conn)
+                .await?;
+            return Ok(());
+        }
+        for piece in pieces(sql) {
+            sqlx::raw_sql(AssertSqlSafe(piece))
+                .execute(&mut *self.conn)
+                .await?;
+        }
         Ok(())
     }
 
@@ -124,7 +135,7 @@ impl Engine for Sqlite {
         alone: bool,
     ) -> Result<(), sqlx::Error> {
         let started = match record {
-            Record::Applied { applied_at, .. } if !alone => *applied_at,
+            Record::Applied { applied_at, .. } if !alone && sql.len() < SPLIT_FROM => *applied_at,
             _ => {
                 return run_then_record(self, table, sql, record).await;
             }
