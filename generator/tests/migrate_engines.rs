@@ -489,7 +489,7 @@ fn seeds_run_in_order(engine: Engine) {
     assert_eq!(p.db.count("SELECT COUNT(*) FROM people"), 1);
     let run = p
         .run(&["seed", "run", "app", "--specific", "nope"])
-        .fails(1);
+        .fails(2);
     assert!(
         run.stderr()
             .contains("no seed named `nope`; seeds: 01_alice, 02_bob"),

@@ -21,6 +21,64 @@ impl fmt::Display for MigrationId {
     }
 }
 
+/// A migration whose script started outside a transaction and did not finish.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct InterruptedMigration {
+    /// Which one.
+    pub id: MigrationId,
+    /// Whether its up or its down script was running.
+    pub interruption: crate::engine::Interruption,
+    /// When that script started, in milliseconds since the Unix epoch.
+    pub started_at: i64,
+}
+
+/// The name the user runs commands by: this binary's (an application's, or `dbgen`).
+pub(crate) fn command_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|arg| {
+            std::path::Path::new(&arg)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "dbgen".to_string())
+}
+
+/// What an interrupted migration may have left, and the two commands that resolve it.
+pub(crate) fn resolve_advice(database: &str, m: &InterruptedMigration) -> String {
+    use crate::engine::Interruption;
+    let bin = command_name();
+    let db = if database.is_empty() {
+        "<db>"
+    } else {
+        database
+    };
+    let (id, v) = (&m.id, m.id.version);
+    let at = dbgen_core::format_utc_millis(m.started_at);
+    match m.interruption {
+        Interruption::Applying => format!(
+            "{id} started at {at} and did not finish (its runner died, or it failed outside a transaction): some of its statements may have taken effect. Check the schema, then either complete it by hand and run `{bin} migrate resolve {db} {v} --applied`, or undo what it did and run `{bin} migrate resolve {db} {v} --reverted` (the next `migrate latest` runs it again)"
+        ),
+        Interruption::Reverting => format!(
+            "{id} started rolling back at {at} and did not finish: some of its down script may have taken effect. Check the schema, then either complete the rollback by hand and run `{bin} migrate resolve {db} {v} --reverted`, or restore what it undid and run `{bin} migrate resolve {db} {v} --applied`"
+        ),
+    }
+}
+
+fn interrupted(database: &str, migrations: &[InterruptedMigration]) -> String {
+    let lines: Vec<String> = migrations
+        .iter()
+        .map(|m| resolve_advice(database, m))
+        .collect();
+    format!(
+        "refusing to run: interrupted migration{} may be half done:\n  - {}",
+        if migrations.len() == 1 { "" } else { "s" },
+        lines.join("\n  - ")
+    )
+}
+
 fn list(ids: &[MigrationId]) -> String {
     ids.iter()
         .map(ToString::to_string)
@@ -50,6 +108,21 @@ fn not_intact(modified: &[MigrationId], missing: &[MigrationId]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum Refusal {
+    /// Migrations whose script started outside a transaction and did not finish.
+    #[error("{}", interrupted(database, migrations))]
+    Interrupted {
+        /// The database (for the commands the message gives).
+        database: String,
+        /// Each interrupted migration.
+        migrations: Vec<InterruptedMigration>,
+    },
+
+    /// `migrate resolve` of a migration that is not interrupted.
+    #[error(
+        "migration {0} is not interrupted: `migrate status` shows where it stands; there is nothing to resolve"
+    )]
+    NotInterrupted(i64),
+
     /// Applied migrations whose file changed (`modified`) or is gone (`missing`).
     #[error("{}", not_intact(modified, missing))]
     NotIntact {
@@ -198,6 +271,19 @@ pub enum RunError {
         /// The feature that brings it in.
         feature: &'static str,
     },
+}
+
+impl Refusal {
+    /// The refusal, naming `database` in the commands it gives.
+    pub(crate) fn for_database(self, name: &str) -> Self {
+        match self {
+            Refusal::Interrupted { migrations, .. } => Refusal::Interrupted {
+                database: name.to_string(),
+                migrations,
+            },
+            other => other,
+        }
+    }
 }
 
 impl RunError {

@@ -15,9 +15,11 @@ use crate::engine::MySql;
 use crate::engine::Postgres;
 #[cfg(feature = "sqlite")]
 use crate::engine::Sqlite;
-use crate::engine::{AppliedRow, Engine, OpenMode, Record, Source};
+use crate::engine::{APPLYING_MS, AppliedRow, Engine, Interruption, OpenMode, Record, Source};
 use crate::environment::Environment;
-use crate::error::{RunError, describe, line_column};
+use crate::error::{
+    InterruptedMigration, MigrationId, Refusal, RunError, describe, line_column, resolve_advice,
+};
 use crate::migrator::{Action, Outcome, PlannedScript, StepReport, plural};
 use crate::observer::Observer;
 use crate::plan::{Direction, Plan, Status};
@@ -42,6 +44,11 @@ pub(crate) enum Job {
         specific: Option<String>,
         dry_run: bool,
     },
+    /// Marks an interrupted migration applied or reverted.
+    Resolve {
+        version: i64,
+        applied: bool,
+    },
 }
 
 impl Job {
@@ -50,6 +57,7 @@ impl Job {
             Job::Migrate(_, options) => !options.dry_run,
             Job::Status => false,
             Job::Seed { dry_run, .. } => !dry_run,
+            Job::Resolve { .. } => true,
         }
     }
 
@@ -58,7 +66,7 @@ impl Job {
     fn creates(&self) -> bool {
         match self {
             Job::Migrate(Action::Latest { .. } | Action::Up { .. }, _) => self.writes(),
-            Job::Migrate(..) | Job::Status => false,
+            Job::Migrate(..) | Job::Status | Job::Resolve { .. } => false,
             Job::Seed { .. } => self.writes(),
         }
     }
@@ -169,7 +177,56 @@ async fn run_job_on<E: Engine>(
             let run = (*dry_run, mode);
             seeder::run::<E>(db, source, &seeds, run, placeholders, observer).await
         }
+        Job::Resolve { version, applied } => {
+            resolve::<E>(db, source, mode, *version, *applied).await
+        }
     }
+}
+
+/// `migrate resolve`: records what really happened to an interrupted migration, under the
+/// lock: `applied` keeps its row as applied, otherwise the row goes (pending again).
+async fn resolve<E: Engine>(
+    db: &Database,
+    source: Source<'_>,
+    mode: OpenMode,
+    version: i64,
+    applied: bool,
+) -> Result<Outcome, RunError> {
+    let table: &str = &db.config.migrations_table;
+    let Some(mut engine) = open::<E>(source, mode).await? else {
+        return Err(Refusal::NotInterrupted(version).into());
+    };
+    let result = with_lock(&mut engine, table, mode.lock_timeout, async |engine: &mut E| {
+        let rows = read_applied(engine, table).await?;
+        let Some(row) = rows.iter().find(|r| r.version == version) else {
+            return Err(Refusal::NotInterrupted(version).into());
+        };
+        let Some(interruption) = row.interruption() else {
+            return Err(Refusal::NotInterrupted(version).into());
+        };
+        let statement = if applied {
+            // 0 ms: completed by hand, not timed.
+            Record::Finished { version }.statement(table, "0")
+        } else {
+            Record::Reverted { version }.statement(table, "")
+        };
+        engine
+            .execute(&statement)
+            .await
+            .map_err(tracking("updating", table))?;
+        tracing::info!(database = %db.name, version, applied, "resolved an interrupted migration");
+        Ok(Outcome::Resolved {
+            id: MigrationId {
+                version,
+                name: row.name.clone(),
+            },
+            interruption,
+            applied,
+        })
+    })
+    .await;
+    engine.close().await;
+    result
 }
 
 /// Opens `source` on engine `E`, mapping a failure to a message that names the variables.
@@ -269,7 +326,7 @@ async fn migrate<E: Engine>(
     let Some(mut engine) = open::<E>(source, mode).await? else {
         // A SQLite file that does not exist (and was not to be created): nothing is applied.
         let status = Status::new(&db.migrations, &[]);
-        let plan = plan(&status, action, options)?;
+        let plan = plan(db, &status, action, options)?;
         return match plan.direction {
             _ if options.dry_run => dry_run(&plan),
             Direction::Down => Ok(Outcome::NothingToRollBack),
@@ -280,7 +337,7 @@ async fn migrate<E: Engine>(
         match read_applied(&mut engine, table).await {
             Ok(applied) => {
                 let status = Status::new(&db.migrations, &applied);
-                plan(&status, action, options)
+                plan(db, &status, action, options)
                     .map_err(RunError::from)
                     .and_then(|p| dry_run(&p))
             }
@@ -288,13 +345,9 @@ async fn migrate<E: Engine>(
         }
     } else {
         with_lock(&mut engine, table, mode.lock_timeout, async |engine: &mut E| {
-            engine
-                .create_tracking_table(table)
-                .await
-                .map_err(tracking("creating", table))?;
             let applied = read_applied(engine, table).await?;
             let status = Status::new(&db.migrations, &applied);
-            let plan = plan(&status, action, options)?;
+            let plan = plan(db, &status, action, options)?;
             if !plan.out_of_order.is_empty() {
                 let names: Vec<String> = plan.out_of_order.iter().map(ToString::to_string).collect();
                 let message = format!(
@@ -310,6 +363,11 @@ async fn migrate<E: Engine>(
                     Direction::Down => Outcome::NothingToRollBack,
                 });
             }
+            // Only now: a refused command leaves no tracking table behind.
+            engine
+                .create_tracking_table(table)
+                .await
+                .map_err(tracking("creating", table))?;
             let started = Instant::now();
             let steps = run_plan(engine, (&db.name, table), &plan, placeholders, out).await?;
             let (batch, took) = (plan.batch, started.elapsed());
@@ -320,22 +378,27 @@ async fn migrate<E: Engine>(
         })
         .await
     };
-    engine.close().await;
+    match &result {
+        Ok(_) => engine.close().await,
+        Err(_) => engine.close_failed().await,
+    }
     result
 }
 
 fn plan<'a>(
+    db: &Database,
     status: &Status<'a>,
     action: Action,
     options: MigrateOptions,
 ) -> Result<Plan<'a>, crate::error::Refusal> {
-    match action {
+    let plan = match action {
         Action::Latest { to } => status.plan_latest(to, options.strict),
         Action::Up { version } => status.plan_up(version, options.strict),
         Action::Rollback { to } => status.plan_rollback(to),
         Action::Reset => status.plan_reset(),
         Action::Down { version } => status.plan_down(version),
-    }
+    };
+    plan.map_err(|refusal| refusal.for_database(&db.name))
 }
 
 /// The scripts a plan would run, as they are written (placeholders not filled in).
@@ -388,8 +451,9 @@ fn now_millis() -> i64 {
 }
 
 /// Runs a plan's steps. On engines with transactional DDL consecutive steps share one
-/// transaction; a no-transaction step runs alone between them. Every step commits together
-/// with its tracking row.
+/// transaction, each committing with its tracking row. A step that cannot be rolled back
+/// (any step on MySQL, a no-transaction step anywhere) is recorded before it runs and
+/// completed after, so that a runner that dies halfway leaves a state `status` explains.
 async fn run_plan<E: Engine>(
     engine: &mut E,
     (database, table): (&str, &str),
@@ -410,8 +474,9 @@ async fn run_plan<E: Engine>(
     let mut done_in_transaction = 0usize;
     let mut reports = Vec::with_capacity(plan.steps.len());
     out.started(plan.steps.len());
-    for m in &plan.steps {
-        let failed = |error: StepError<'_>, committed| failure::<E>(plan, m, error, committed);
+    for (index, m) in plan.steps.iter().enumerate() {
+        let failed =
+            |error: StepError<'_>, committed| failure::<E>(database, plan, m, error, committed);
         let script = match read_script(m, plan.direction) {
             Ok(script) => script,
             Err(e) => {
@@ -423,7 +488,8 @@ async fn run_plan<E: Engine>(
             }
         };
         let alone = is_no_transaction(&script);
-        if alone && open {
+        let guarded = alone || !E::TRANSACTIONAL_DDL;
+        if guarded && open {
             engine
                 .commit()
                 .await
@@ -432,37 +498,49 @@ async fn run_plan<E: Engine>(
             committed += done_in_transaction;
             done_in_transaction = 0;
         }
-        if !alone && !open {
-            engine
-                .begin()
-                .await
-                .map_err(|e| failed(StepError::Transaction(e), committed))?;
-            open = true;
-        }
         let started = Instant::now();
-        let result = step::<E>(engine, table, plan, m, (&script, alone), placeholders).await;
-        if let Err(e) = result {
-            if open {
-                let _ = engine.rollback().await;
+        let sql = match prepare(engine, &script, placeholders).await {
+            Ok(sql) => sql,
+            Err(error) => {
+                if open {
+                    let _ = engine.rollback().await;
+                }
+                out.finished();
+                return Err(failed(error, committed));
             }
-            out.finished();
-            let error = match e {
-                StepFailure::Driver(e) => StepError::Script(e, &script),
-                StepFailure::Refused(reason) => StepError::Refused(reason),
+        };
+        if guarded {
+            let run = Guarded {
+                table,
+                plan,
+                index,
+                alone,
             };
-            return Err(failed(error, committed));
-        }
-        if open && !E::TRANSACTIONAL_DDL {
-            engine
-                .commit()
-                .await
-                .map_err(|e| failed(StepError::Transaction(e), committed))?;
-            open = false;
+            if let Err(error) = run.step(engine, sql.as_deref(), &script).await {
+                out.finished();
+                return Err(failed(error, committed));
+            }
             committed += 1;
-        } else if open {
-            done_in_transaction += 1;
         } else {
-            committed += 1;
+            if !open {
+                engine
+                    .begin()
+                    .await
+                    .map_err(|e| failed(StepError::Transaction(e), committed))?;
+                open = true;
+            }
+            let record = record_for(plan, m, RecordKind::Done);
+            let result = match &sql {
+                // Nothing to run (MySQL would refuse an empty query): only the record.
+                None => engine.execute(&record.statement(table, "0")).await,
+                Some(sql) => engine.run_step(table, sql, &record, false).await,
+            };
+            if let Err(e) = result {
+                let _ = engine.rollback().await;
+                out.finished();
+                return Err(failed(StepError::Script(e, &script), committed));
+            }
+            done_in_transaction += 1;
         }
         let verb = match plan.direction {
             Direction::Up => "applied",
@@ -480,53 +558,126 @@ async fn run_plan<E: Engine>(
     if open {
         let commit = engine.commit().await;
         if let Some(m) = plan.steps.last() {
-            commit.map_err(|e| failure::<E>(plan, m, StepError::Transaction(e), committed))?;
+            commit.map_err(|e| {
+                failure::<E>(database, plan, m, StepError::Transaction(e), committed)
+            })?;
         }
     }
     out.finished();
     Ok(reports)
 }
 
-async fn step<E: Engine>(
+/// The script with its placeholders filled in, `None` when it holds no statement; refused
+/// here when the engine cannot take it.
+async fn prepare<E: Engine>(
     engine: &mut E,
-    table: &str,
-    plan: &Plan<'_>,
-    m: &Migration,
-    (script, alone): (&str, bool),
+    script: &str,
     placeholders: &[(String, String)],
-) -> Result<(), StepFailure> {
-    let record = match plan.direction {
-        Direction::Up => Record::Applied {
+) -> Result<Option<String>, StepError<'static>> {
+    let sql = substitute_placeholders(script, placeholders);
+    if is_blank_script(&sql) {
+        return Ok(None);
+    }
+    match engine.refusal(&sql).await {
+        Ok(None) => Ok(Some(sql.into_owned())),
+        Ok(Some(reason)) => Err(StepError::Refused(reason)),
+        Err(e) => Err(StepError::Transaction(e)),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum RecordKind {
+    /// The row a finished step leaves (inserted up, deleted down).
+    Done,
+    /// The row that says a step started.
+    Started,
+}
+
+fn record_for<'m>(plan: &Plan<'_>, m: &'m Migration, kind: RecordKind) -> Record<'m> {
+    match (plan.direction, kind) {
+        (Direction::Up, _) => Record::Applied {
             version: m.version,
             name: &m.name,
             batch: plan.batch,
             checksum: m.checksum.to_hex(),
             applied_at: now_millis(),
         },
-        Direction::Down => Record::Reverted { version: m.version },
-    };
-    let sql = substitute_placeholders(script, placeholders);
-    if is_blank_script(&sql) {
-        // Nothing to run (MySQL would refuse an empty query): only the record.
-        return Ok(engine.execute(&record.statement(table, "0")).await?);
+        (Direction::Down, RecordKind::Done) => Record::Reverted { version: m.version },
+        (Direction::Down, RecordKind::Started) => Record::Reverting { version: m.version },
     }
-    if let Some(reason) = engine.refusal(&sql).await? {
-        return Err(StepFailure::Refused(reason));
-    }
-    Ok(engine.run_step(table, &sql, &record, alone).await?)
 }
 
-/// Why a step's script did not run to the end.
-enum StepFailure {
-    /// The driver's error.
-    Driver(sqlx::Error),
-    /// The engine cannot take the script (and it was not sent).
-    Refused(String),
+/// A step that cannot be rolled back: recorded as started, run, recorded as done.
+struct Guarded<'p, 'a> {
+    table: &'p str,
+    plan: &'p Plan<'a>,
+    index: usize,
+    /// A no-transaction script: no transaction around it at all.
+    alone: bool,
 }
 
-impl From<sqlx::Error> for StepFailure {
-    fn from(e: sqlx::Error) -> Self {
-        StepFailure::Driver(e)
+impl Guarded<'_, '_> {
+    async fn step<'s, E: Engine>(
+        &self,
+        engine: &mut E,
+        sql: Option<&str>,
+        script: &'s str,
+    ) -> Result<(), StepError<'s>> {
+        let (table, m) = (self.table, self.plan.steps[self.index]);
+        let started_row = record_for(self.plan, m, RecordKind::Started);
+        let mark = match self.plan.direction {
+            Direction::Up => started_row.statement(table, &APPLYING_MS.to_string()),
+            Direction::Down => started_row.statement(table, ""),
+        };
+        // Taken back when nothing of the script took effect.
+        let unmark = match self.plan.direction {
+            Direction::Up => Record::Reverted { version: m.version }.statement(table, ""),
+            Direction::Down => Record::Finished { version: m.version }
+                .statement(table, &self.plan.recorded_ms[self.index].to_string()),
+        };
+        engine
+            .execute(&mark)
+            .await
+            .map_err(StepError::Transaction)?;
+        let started = Instant::now();
+        let mut result = match self.alone {
+            true => Ok(()),
+            false => engine.begin().await.map_err(|e| (e, Some(0))),
+        };
+        if result.is_ok()
+            && let Some(sql) = sql
+        {
+            result = engine.execute_counted(sql).await;
+        }
+        if let Err((error, took_effect)) = result {
+            if !self.alone {
+                let _ = engine.rollback().await;
+            }
+            if took_effect == Some(0) && engine.execute(&unmark).await.is_ok() {
+                return Err(StepError::FirstStatement(error, script));
+            }
+            return Err(StepError::Interrupted {
+                error,
+                took_effect,
+                script,
+                finished: false,
+            });
+        }
+        let done = match self.plan.direction {
+            Direction::Up => Record::Finished { version: m.version }
+                .statement(table, &started.elapsed().as_millis().to_string()),
+            Direction::Down => Record::Reverted { version: m.version }.statement(table, ""),
+        };
+        let mut recorded = engine.execute(&done).await;
+        if recorded.is_ok() && !self.alone {
+            recorded = engine.commit().await;
+        }
+        recorded.map_err(|error| StepError::Interrupted {
+            error,
+            took_effect: None,
+            script,
+            finished: true,
+        })
     }
 }
 
@@ -536,9 +687,20 @@ enum StepError<'s> {
     Refused(String),
     /// Its script could not be read.
     Read(dbgen_core::Error),
-    /// The script failed; positions in the error are within it.
+    /// The script failed in a transaction; positions in the error are within it.
     Script(sqlx::Error, &'s str),
-    /// Beginning or committing its transaction failed.
+    /// A step that cannot be rolled back failed at its first statement: nothing took effect.
+    FirstStatement(sqlx::Error, &'s str),
+    /// A step that cannot be rolled back failed after it started: recorded as interrupted.
+    Interrupted {
+        error: sqlx::Error,
+        /// Statements that took effect before the failing one, where the engine tells.
+        took_effect: Option<usize>,
+        script: &'s str,
+        /// The script ran to its end; recording that failed.
+        finished: bool,
+    },
+    /// Beginning or committing its transaction, or recording it, failed.
     Transaction(sqlx::Error),
 }
 
@@ -552,44 +714,104 @@ fn read_failure(error: &dbgen_core::Error) -> String {
     }
 }
 
+/// "; 2 migrations applied before it remain", or nothing.
+fn remaining(committed: usize) -> String {
+    match committed {
+        0 => String::new(),
+        n => format!(
+            "; {n} migration{} committed before it remain{}",
+            plural(n),
+            if n == 1 { "s" } else { "" }
+        ),
+    }
+}
+
 /// A failed step: the file, the position, the driver's message, and what remains applied.
 fn failure<E: Engine>(
+    database: &str,
     plan: &Plan<'_>,
     m: &Migration,
     error: StepError<'_>,
     committed: usize,
 ) -> RunError {
     let file = script_path(m, plan.direction).into_owned();
-    let read_failed = matches!(error, StepError::Read(_));
-    let note = if !E::TRANSACTIONAL_DDL && read_failed {
-        match committed {
-            0 => "nothing of this run was applied".to_string(),
-            n => format!(
-                "{n} migration{} applied before it remain{}",
-                plural(n),
-                if n == 1 { "s" } else { "" }
-            ),
-        }
-    } else if !E::TRANSACTIONAL_DDL {
-        "this engine commits DDL statements as they run: statements of this script before the failing one may have taken effect (its tracking row was not written); check the schema, fix the script and run again".to_string()
-    } else if committed == 0 {
-        "the transaction was rolled back: nothing of this run remains".to_string()
-    } else {
-        format!(
-            "the failing transaction was rolled back; {committed} migration{} committed before it (split around a no-transaction migration) remain{}",
-            plural(committed),
-            if committed == 1 { "s" } else { "" }
-        )
+    let position = |e: &sqlx::Error, script: &str| {
+        E::error_position(e).map(|offset| line_column(script, offset))
     };
-    let (message, position, driver_error) = match error {
-        StepError::Read(e) => (read_failure(&e), None, None),
-        StepError::Refused(reason) => (reason, None, None),
-        StepError::Script(e, script) => (
-            describe(&e),
-            E::error_position(&e).map(|offset| line_column(script, offset)),
-            Some(e),
+    let (message, position, driver_error, note) = match error {
+        StepError::Read(e) => (
+            read_failure(&e),
+            None,
+            None,
+            format!("it did not run{}", remaining(committed)),
         ),
-        StepError::Transaction(e) => (describe(&e), None, Some(e)),
+        StepError::Refused(reason) => (
+            reason,
+            None,
+            None,
+            format!("it was not sent{}", remaining(committed)),
+        ),
+        StepError::Transaction(e) => (
+            describe(&e),
+            None,
+            Some(e),
+            format!("the step did not run{}", remaining(committed)),
+        ),
+        StepError::Script(e, script) => {
+            let note = if committed == 0 {
+                "the transaction was rolled back: nothing of this run remains".to_string()
+            } else {
+                format!(
+                    "the failing transaction was rolled back; {committed} migration{} committed before it (split around a no-transaction migration) remain{}",
+                    plural(committed),
+                    if committed == 1 { "s" } else { "" }
+                )
+            };
+            (describe(&e), position(&e, script), Some(e), note)
+        }
+        StepError::FirstStatement(e, script) => (
+            describe(&e),
+            position(&e, script),
+            Some(e),
+            format!(
+                "its first statement failed, so nothing of it took effect{}: fix the script and run again",
+                remaining(committed)
+            ),
+        ),
+        StepError::Interrupted {
+            error,
+            took_effect,
+            script,
+            finished,
+        } => {
+            let what = match (finished, took_effect) {
+                (true, _) => "the script ran to its end, but recording that failed".to_string(),
+                (false, Some(n)) => format!(
+                    "{n} statement{} of it took effect before the failing one (this engine commits DDL as it runs)",
+                    plural(n)
+                ),
+                (false, None) => "it ran outside any transaction, so what it did before failing remains (a failed CREATE INDEX CONCURRENTLY leaves an invalid index)".to_string(),
+            };
+            let interrupted = InterruptedMigration {
+                id: crate::plan::migration_id(m),
+                interruption: match plan.direction {
+                    Direction::Up => Interruption::Applying,
+                    Direction::Down => Interruption::Reverting,
+                },
+                started_at: now_millis(),
+            };
+            let note = format!(
+                "{what}; it is recorded as interrupted{}. {}",
+                remaining(committed),
+                resolve_advice(database, &interrupted)
+            );
+            (
+                describe(&error),
+                position(&error, script),
+                Some(error),
+                note,
+            )
+        }
     };
     // PostgreSQL keeps a lock per table a transaction touches, in a table of fixed size.
     let out_of_locks = driver_error

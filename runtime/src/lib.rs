@@ -64,9 +64,9 @@ mod seeder;
 
 pub use dbgen_core as core;
 pub use dbgen_macros::Databases;
-pub use engine::AppliedRow;
+pub use engine::{AppliedRow, Interruption};
 pub use environment::Environment;
-pub use error::{MigrationId, Refusal, RunError, WrongEngine};
+pub use error::{InterruptedMigration, MigrationId, Refusal, RunError, WrongEngine};
 pub use migrator::{Action, Migrator, Outcome, PlannedScript, StepReport};
 pub use plan::State;
 pub use pool::Pool;

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use dbgen_core::Database;
 
+use crate::engine::Interruption;
 use crate::environment::Environment;
-use crate::error::RunError;
+use crate::error::{MigrationId, RunError};
 use crate::execute::{Job, MigrateOptions, Target, run_job};
 use crate::observer::Silent;
 use crate::pool::Pool;
@@ -111,6 +112,15 @@ pub enum Outcome {
     },
     /// `status`.
     Status(Box<StatusReport>),
+    /// An interrupted migration was resolved.
+    Resolved {
+        /// Which one.
+        id: MigrationId,
+        /// What it was doing when it was interrupted.
+        interruption: Interruption,
+        /// Recorded as applied (`true`) or as reverted, so pending again (`false`).
+        applied: bool,
+    },
 }
 
 impl Outcome {
@@ -159,6 +169,14 @@ impl Outcome {
                 millis(*took)
             ),
             Outcome::Status(report) => report.summary(),
+            Outcome::Resolved {
+                id, applied: true, ..
+            } => {
+                format!("{id} is recorded as applied")
+            }
+            Outcome::Resolved {
+                id, applied: false, ..
+            } => format!("{id} is recorded as not applied: the next `migrate latest` runs it"),
         }
     }
 }
@@ -276,6 +294,14 @@ impl<'d> Migrator<'d> {
             Outcome::Status(report) => Ok(*report),
             other => unreachable!("a status job returns a status, not {other:?}"),
         }
+    }
+
+    /// Records what really happened to an interrupted migration (`migrate status` shows
+    /// them): `applied` when it is complete (finished by hand, or its revert undone),
+    /// otherwise not applied (undone by hand), so that the next `latest` runs it again.
+    /// Takes the lock; refuses a migration that is not interrupted.
+    pub async fn resolve(&self, version: i64, applied: bool) -> Result<Outcome, RunError> {
+        self.job(&Job::Resolve { version, applied }).await
     }
 
     /// Runs every seed in name order, each in its own transaction.

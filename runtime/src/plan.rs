@@ -4,7 +4,7 @@
 use dbgen_core::{Checksum, Migration};
 
 use crate::engine::AppliedRow;
-use crate::error::{MigrationId, Refusal};
+use crate::error::{InterruptedMigration, MigrationId, Refusal};
 
 /// Where one migration stands against one database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -21,6 +21,9 @@ pub enum State {
     Missing,
     /// Applied, no file, newer than every known migration: a newer release ran it.
     Ahead,
+    /// Its script (or down script) started outside a transaction and did not finish: the
+    /// runner died or the script failed. It may be half done; `migrate resolve` says which.
+    Interrupted,
 }
 
 impl State {
@@ -32,6 +35,7 @@ impl State {
             State::Modified => "modified",
             State::Missing => "missing",
             State::Ahead => "ahead",
+            State::Interrupted => "interrupted",
         }
     }
 }
@@ -87,6 +91,7 @@ impl<'a> Status<'a> {
         let newest_known = migrations.last().map_or(i64::MIN, |m| m.version);
         let entry = |(migration, row): (Option<&'a Migration>, Option<&'a AppliedRow>)| {
             let state = match (migration, row) {
+                (_, Some(row)) if row.interruption().is_some() => State::Interrupted,
                 (Some(_), None) => State::Pending,
                 (Some(m), Some(row)) if Checksum::from_hex(&row.checksum) != Some(m.checksum) => {
                     State::Modified
@@ -115,15 +120,35 @@ impl<'a> Status<'a> {
         self.entries.iter().filter(move |e| e.state == state)
     }
 
-    /// Nothing pending, modified or missing (being ahead is up to date for this build).
+    /// Nothing pending, modified, missing or interrupted (being ahead is up to date for this
+    /// build).
     pub fn is_up_to_date(&self) -> bool {
         self.entries
             .iter()
             .all(|e| matches!(e.state, State::Applied | State::Ahead))
     }
 
-    /// Modified or missing migrations stop every command that changes the database.
+    /// Interrupted, modified or missing migrations stop every command that changes the
+    /// database.
     pub fn check_intact(&self) -> Result<(), Refusal> {
+        let interrupted: Vec<InterruptedMigration> = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let interruption = e.applied?.interruption()?;
+                Some(InterruptedMigration {
+                    id: e.id(),
+                    interruption,
+                    started_at: e.applied.map_or(0, |r| r.applied_at),
+                })
+            })
+            .collect();
+        if !interrupted.is_empty() {
+            return Err(Refusal::Interrupted {
+                database: String::new(),
+                migrations: interrupted,
+            });
+        }
         let ids =
             |state: State| -> Vec<MigrationId> { self.with_state(state).map(Entry::id).collect() };
         let (modified, missing) = (ids(State::Modified), ids(State::Missing));
@@ -198,6 +223,7 @@ impl<'a> Status<'a> {
             steps,
             out_of_order,
             ahead: self.count(State::Ahead),
+            recorded_ms: Vec::new(),
         })
     }
 
@@ -274,6 +300,11 @@ impl<'a> Status<'a> {
             steps: chosen.iter().filter_map(|e| e.migration).collect(),
             out_of_order: Vec::new(),
             ahead: self.count(State::Ahead),
+            recorded_ms: chosen
+                .iter()
+                .filter(|e| e.migration.is_some())
+                .map(|e| e.applied.map_or(0, |r| r.execution_ms))
+                .collect(),
         })
     }
 
@@ -340,6 +371,9 @@ pub struct Plan<'a> {
     pub out_of_order: Vec<MigrationId>,
     /// Applied migrations newer than this build knows.
     pub ahead: usize,
+    /// Down plans: each step's recorded `execution_ms`, to put back when its down script
+    /// fails before any statement took effect.
+    pub recorded_ms: Vec<i64>,
 }
 
 #[cfg(test)]

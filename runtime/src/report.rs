@@ -52,6 +52,8 @@ pub struct StatusReport {
     pub missing: usize,
     /// How many are applied and newer than every file this build knows.
     pub ahead: usize,
+    /// How many started outside a transaction and did not finish (`migrate resolve`).
+    pub interrupted: usize,
     /// Every migration, known or applied, in version order.
     pub migrations: Vec<MigrationReport>,
 }
@@ -69,6 +71,7 @@ impl StatusReport {
             modified: status.count(State::Modified),
             missing: status.count(State::Missing),
             ahead: status.count(State::Ahead),
+            interrupted: status.count(State::Interrupted),
             migrations: status
                 .entries
                 .iter()
@@ -91,6 +94,7 @@ impl StatusReport {
             format!("{} pending", self.pending),
         ];
         for (n, label) in [
+            (self.interrupted, "interrupted"),
             (self.modified, "modified"),
             (self.missing, "missing"),
             (self.ahead, "ahead"),
@@ -125,14 +129,14 @@ impl StatusReport {
                 .max(4);
             let _ = writeln!(
                 out,
-                "  {:<14}  {:<width$}  {:<8}  {:>5}  APPLIED AT",
+                "  {:<14}  {:<width$}  {:<11}  {:>5}  APPLIED AT",
                 "VERSION", "NAME", "STATE", "BATCH"
             );
             for m in &self.migrations {
                 let batch = m.batch.map(|b| b.to_string()).unwrap_or_default();
                 let at = m.applied_at.map(format_utc_millis).unwrap_or_default();
                 let line = format!(
-                    "  {:<14}  {:<width$}  {:<8}  {:>5}  {at}",
+                    "  {:<14}  {:<width$}  {:<11}  {:>5}  {at}",
                     m.version,
                     m.name,
                     m.state.as_str(),

@@ -4,15 +4,13 @@
 //! It shows the two things a real service does with dbgen:
 //! - `serve` migrates on start (when `PERMISO_AUTO_MIGRATE=true`) through the service's own
 //!   sqlx pool, quietly, and logs what happened itself;
-//! - dbgen's command set, nested under `db` in the service's own clap CLI (and, here, also
-//!   at the top level). The binary that is nothing but the command set is one line: see
-//!   `examples/minimal.rs`.
+//! - dbgen's command set, nested under `db` in the service's own clap CLI. The binary that
+//!   is nothing but the command set is one line: see `examples/minimal.rs`.
 //!
 //! ```text
 //! dbgen-example serve                       the service; PERMISO_AUTO_MIGRATE=true migrates first
 //! dbgen-example db migrate latest --all     the command set under `db`
 //! dbgen-example db migrate:permiso:status   knex's npm script names work too
-//! dbgen-example migrate status --all        the same commands at the top level
 //! ```
 
 mod databases;
@@ -48,16 +46,13 @@ enum Command {
     /// Migrate and seed this service's databases: `db migrate latest --all`
     #[command(subcommand)]
     Db(DbCommand),
-    /// The same commands at the top level: `migrate latest --all`, `seed run permiso`
-    #[command(flatten)]
-    Direct(DbCommand),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     dbgen_runtime::cli::exit_quietly_on_closed_pipe();
     match Cli::parse().command {
-        Command::Db(command) | Command::Direct(command) => command.run::<Database>().await.into(),
+        Command::Db(command) => command.run::<Database>().await.into(),
         Command::Serve { once } => match serve(once).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -66,7 +66,7 @@ fn sqlite_from_an_empty_folder() {
     let dir = dir.path();
     let run = |args: &[&str], code: i32| expect(app(&bin, dir, &[]), args, code);
 
-    let out = run(&["migrate", "latest", "permiso-sqlite"], 0);
+    let out = run(&["db", "migrate", "latest", "permiso-sqlite"], 0);
     assert!(out.contains("permiso-sqlite"), "{out}");
     // PERMISO_SQLITE_DB_NAME is unset: the file is the default, in the current folder.
     let file = dir.join("permiso-sqlite.sqlite3");
@@ -84,20 +84,34 @@ fn sqlite_from_an_empty_folder() {
         0,
     );
     assert!(status.contains("initial_schema"), "{status}");
-    run(&["migrate:permiso-sqlite:status", "--exit-code"], 0);
+    run(&["db", "migrate:permiso-sqlite:status", "--exit-code"], 0);
 
-    let seeded = run(&["seed", "run", "permiso-sqlite"], 0);
+    let seeded = run(&["db", "seed", "run", "permiso-sqlite"], 0);
     assert!(seeded.contains("permiso-sqlite"), "{seeded}");
     assert!(db.count("SELECT COUNT(*) FROM organization") > 0);
 
-    run(&["migrate", "rollback", "permiso-sqlite"], 0);
+    run(&["db", "migrate", "rollback", "permiso-sqlite"], 0);
     assert!(db.tracking_rows("dbgen_migrations").is_empty());
     assert!(!db.tables().iter().any(|t| t == "organization"));
-    run(&["migrate", "status", "permiso-sqlite", "--exit-code"], 3);
+    run(
+        &["db", "migrate", "status", "permiso-sqlite", "--exit-code"],
+        3,
+    );
+
+    // A failure exits 1: the database file cannot be made in a folder that does not exist.
+    let out = app(
+        &bin,
+        dir,
+        &[("PERMISO_SQLITE_DB_NAME", "no/such/folder/x.sqlite3")],
+    )
+    .args(["db", "migrate", "latest", "permiso-sqlite"])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
 
     // No database named: an error that lists them, with the usage exit code.
     let out = app(&bin, dir, &[])
-        .args(["migrate", "latest"])
+        .args(["db", "migrate", "latest"])
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(0), "{}", show(&out));
@@ -154,7 +168,21 @@ fn every_database_from_an_empty_folder() {
     ];
     let run = |args: &[&str], code: i32| expect(app(&bin, dir, &env), args, code);
 
-    let out = run(&["migrate", "latest", "--all"], 0);
+    // A failure exits 1, as with `dbgen`: permiso's role passwords are placeholders without
+    // a default, so without them nothing runs.
+    let without_passwords: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .filter(|(key, _)| !key.ends_with("PASSWORD"))
+        .collect();
+    let out = app(&bin, dir, &without_passwords)
+        .args(["db", "migrate", "latest", "permiso"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(permiso.tables().is_empty(), "{:?}", permiso.tables());
+
+    let out = run(&["db", "migrate", "latest", "--all"], 0);
     for name in ["permiso", "permiso-test", "permiso-sqlite"] {
         assert!(out.contains(name), "{name}: {out}");
     }
@@ -176,10 +204,10 @@ fn every_database_from_an_empty_folder() {
         2
     );
 
-    let status = run(&["migrate", "status", "--all", "--exit-code"], 0);
+    let status = run(&["db", "migrate", "status", "--all", "--exit-code"], 0);
     assert!(status.contains("row_level_security"), "{status}");
 
-    let seeded = run(&["seed", "run", "--all"], 0);
+    let seeded = run(&["db", "seed", "run", "--all"], 0);
     assert!(seeded.contains("permiso-test"), "{seeded}");
     // permiso-test has no seeds of its own.
     for db in [&permiso, &sqlite] {
@@ -187,13 +215,15 @@ fn every_database_from_an_empty_folder() {
     }
     assert_eq!(permiso_test.count("SELECT COUNT(*) FROM organization"), 0);
 
-    run(&["migrate", "rollback", "permiso-sqlite"], 0);
+    run(&["db", "migrate", "rollback", "permiso-sqlite"], 0);
     assert!(sqlite.tracking_rows("dbgen_migrations").is_empty());
+    run(&["db", "migrate", "rollback", "permiso-test"], 0);
+    assert!(permiso_test.tracking_rows("dbgen_migrations").len() < 2);
     assert_eq!(permiso.tracking_rows("dbgen_migrations").len(), 2);
-    let status = run(&["migrate", "status", "--all", "--exit-code"], 3);
+    let status = run(&["db", "migrate", "status", "--all", "--exit-code"], 3);
     assert!(status.contains("pending"), "{status}");
-    run(&["migrate:all"], 0);
-    run(&["migrate", "status", "--all", "--exit-code"], 0);
+    run(&["db", "migrate:all"], 0);
+    run(&["db", "migrate", "status", "--all", "--exit-code"], 0);
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn the_static_binary_migrates_every_database_from_an_empty_folder() {
         None => vec!["permiso-sqlite"],
     };
     let out = cmd
-        .args(["migrate", "latest"])
+        .args(["db", "migrate", "latest"])
         .args(&targets)
         .output()
         .expect("run the static binary");

@@ -12,8 +12,11 @@ use super::{Exit, MigrateCommand, SeedCommand, expand_script_names, run_migrate,
 use crate::environment::Environment;
 use crate::registry::Databases;
 
-/// `migrate ...` and `seed ...`, to nest in an application's own clap CLI
-/// (`myapp db migrate latest --all`, `myapp db migrate:shop:status`).
+/// `migrate ...` and `seed ...`, to nest under a subcommand of an application's own clap
+/// CLI (`myapp db migrate latest --all`, `myapp db migrate:shop:status`). Nest it with
+/// `#[command(subcommand)]`, not `#[command(flatten)]`: it takes every name it does not know
+/// as a knex script name, so flattened it would swallow the application's own commands.
+/// For the command set at the top level of a binary, use [`main`].
 ///
 /// ```no_run
 /// # #[derive(Clone, Copy, dbgen_runtime::Databases)]

@@ -147,6 +147,37 @@ pub enum MigrateCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Record what really happened to an interrupted migration
+    ///
+    /// A migration that cannot be rolled back (any migration on MySQL and MariaDB, a
+    /// no-transaction one anywhere) is recorded before it runs. If its runner dies or it
+    /// fails halfway, `status` shows it as interrupted and `latest` and `rollback` refuse to
+    /// run past it. Check the schema, then record what you find: --applied when it is
+    /// complete (finished by hand), --reverted when none of it remains (undone by hand; the
+    /// next `latest` runs it again).
+    ///
+    /// Example: `migrate resolve <DB> <VERSION> --reverted`
+    Resolve {
+        /// The database
+        #[arg(value_name = "DB")]
+        database: String,
+        /// The interrupted migration's version
+        #[arg(value_name = "VERSION")]
+        migration: i64,
+        /// It is complete: record it as applied
+        #[arg(
+            long,
+            conflicts_with = "reverted",
+            required_unless_present = "reverted"
+        )]
+        applied: bool,
+        /// None of it remains: record it as not applied, to run again
+        #[arg(long)]
+        reverted: bool,
+        /// Seconds to wait for another runner's lock [default: the database's lock_timeout, 60]
+        #[arg(long, value_name = "SECS")]
+        lock_timeout: Option<u64>,
+    },
 }
 
 /// Running seeds.
@@ -189,9 +220,30 @@ impl From<Exit> for ExitCode {
 }
 
 impl MigrateCommand {
-    fn parts(&self) -> (&Targets, Job) {
+    fn parts(&self) -> (std::borrow::Cow<'_, Targets>, Job) {
+        use std::borrow::Cow;
         let options = |dry_run: bool, strict: bool| MigrateOptions { dry_run, strict };
-        match self {
+        if let MigrateCommand::Resolve {
+            database,
+            migration,
+            applied,
+            reverted: _,
+            lock_timeout,
+        } = self
+        {
+            let targets = Targets {
+                databases: vec![database.clone()],
+                all: false,
+                jobs: 1,
+                lock_timeout: *lock_timeout,
+            };
+            let job = Job::Resolve {
+                version: *migration,
+                applied: *applied,
+            };
+            return (Cow::Owned(targets), job);
+        }
+        let (targets, job) = match self {
             MigrateCommand::Latest {
                 targets,
                 to,
@@ -241,7 +293,9 @@ impl MigrateCommand {
                     options(*dry_run, false),
                 ),
             ),
-        }
+            MigrateCommand::Resolve { .. } => unreachable!("handled above"),
+        };
+        (Cow::Borrowed(targets), job)
     }
 }
 
@@ -264,7 +318,7 @@ pub async fn run_migrate(
         } => (*json, *exit_code),
         _ => (false, false),
     };
-    execute(targets, &job, databases, environment, json, exit_code).await
+    execute(&targets, &job, databases, environment, json, exit_code).await
 }
 
 /// Runs a `seed` command over `databases`.

@@ -43,6 +43,13 @@ impl Source<'_> {
     }
 }
 
+/// `execution_ms` of a row whose script started and has not finished: a migration that
+/// cannot be rolled back (any script on MySQL, a no-transaction script anywhere) is recorded
+/// before it runs, so that a runner that dies halfway leaves a state `status` explains.
+pub(crate) const APPLYING_MS: i64 = -1;
+/// `execution_ms` of a row whose down script started and has not finished.
+pub(crate) const REVERTING_MS: i64 = -2;
+
 /// A row of the tracking table: one applied migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -57,8 +64,31 @@ pub struct AppliedRow {
     pub checksum: String,
     /// When it was applied, in milliseconds since the Unix epoch.
     pub applied_at: i64,
-    /// How long its script ran, in milliseconds.
+    /// How long its script ran, in milliseconds; negative while its script (or its down
+    /// script) runs outside a transaction, and after such a run was interrupted.
     pub execution_ms: i64,
+}
+
+impl AppliedRow {
+    /// Whether its script was interrupted, and in which direction.
+    pub fn interruption(&self) -> Option<Interruption> {
+        match self.execution_ms {
+            APPLYING_MS => Some(Interruption::Applying),
+            REVERTING_MS => Some(Interruption::Reverting),
+            _ => None,
+        }
+    }
+}
+
+/// What a migration was doing when its runner died or its script failed outside a
+/// transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interruption {
+    /// Its up script was running.
+    Applying,
+    /// Its down script was running.
+    Reverting,
 }
 
 /// How the runner opens a database.
@@ -124,6 +154,18 @@ pub(crate) trait Engine: Sized {
 
     async fn close(self);
 
+    /// Closes after a failed run: SQLite removes a database file this run created and
+    /// left empty.
+    async fn close_failed(self) {
+        self.close().await
+    }
+
+    /// Runs `sql` as [`execute`](Self::execute) does; on failure also says how many of its
+    /// statements took effect before the failing one, where the engine can tell.
+    async fn execute_counted(&mut self, sql: &str) -> Result<(), (sqlx::Error, Option<usize>)> {
+        self.execute(sql).await.map_err(|e| (e, None))
+    }
+
     /// Why this engine cannot take `sql` as one script, checked before it is sent (MySQL's
     /// packet limit); `None` when it can.
     async fn refusal(&mut self, _sql: &str) -> Result<Option<String>, sqlx::Error> {
@@ -163,6 +205,14 @@ pub(crate) enum Record<'a> {
     Reverted {
         version: i64,
     },
+    /// The down script of an applied migration starts.
+    Reverting {
+        version: i64,
+    },
+    /// A started script finished (`elapsed_ms`), or a row goes back to what it was.
+    Finished {
+        version: i64,
+    },
 }
 
 impl Record<'_> {
@@ -184,6 +234,14 @@ impl Record<'_> {
             ),
             Record::Reverted { version } => {
                 format!("DELETE FROM {table} WHERE version = {version}")
+            }
+            Record::Reverting { version } => {
+                format!(
+                    "UPDATE {table} SET execution_ms = {REVERTING_MS} WHERE version = {version}"
+                )
+            }
+            Record::Finished { version } => {
+                format!("UPDATE {table} SET execution_ms = {elapsed_ms} WHERE version = {version}")
             }
         }
     }

@@ -1,6 +1,7 @@
 use std::str::FromStr;
 
 use dbgen_core::{ConnectionSettings, ConnectionTarget};
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, Connection};
@@ -160,6 +161,20 @@ impl Engine for MySql {
                 size.next_power_of_two().max(limit),
             )
         }))
+    }
+
+    /// Statement by statement as the server answers them: each commits (DDL) or is
+    /// rolled back with the step's transaction, and the count tells whether any took effect.
+    async fn execute_counted(&mut self, sql: &str) -> Result<(), (sqlx::Error, Option<usize>)> {
+        let mut results = sqlx::raw_sql(AssertSqlSafe(sql)).execute_many(&mut *self.conn);
+        let mut done = 0;
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(_) => done += 1,
+                Err(e) => return Err((e, Some(done))),
+            }
+        }
+        Ok(())
     }
 
     async fn close(self) {

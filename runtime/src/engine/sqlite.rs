@@ -17,6 +17,8 @@ use super::{
 pub(crate) struct Sqlite {
     conn: Conn<sqlx::Sqlite>,
     in_transaction: bool,
+    /// The database file, when opening it created it.
+    created: Option<std::path::PathBuf>,
 }
 
 /// How to reach `settings` on SQLite, for the runner and for an application's pool.
@@ -43,6 +45,7 @@ impl Engine for Sqlite {
                 return Ok(Some(Self {
                     conn: Conn::pooled(pool.acquire().await?),
                     in_transaction: false,
+                    created: None,
                 }));
             }
             #[allow(unreachable_patterns)]
@@ -50,15 +53,19 @@ impl Engine for Sqlite {
         };
         let options = connect_options(settings)?;
         // A read-only command must not create the file: a missing database is an empty one.
-        let file = options.get_filename();
+        let file = options.get_filename().to_path_buf();
+        let file = file.as_path();
         if !mode.create && file != std::path::Path::new(":memory:") && !file.exists() {
             return Ok(None);
         }
         let options = options
             .create_if_missing(mode.create)
             .busy_timeout(mode.lock_timeout);
+        let created = (mode.create && file != std::path::Path::new(":memory:") && !file.exists())
+            .then(|| file.to_path_buf());
         let conn = Conn::Own(SqliteConnection::connect_with(&options).await?);
         Ok(Some(Self {
+            created,
             conn,
             in_transaction: false,
         }))
@@ -150,5 +157,16 @@ impl Engine for Sqlite {
 
     async fn close(self) {
         self.conn.close().await;
+    }
+
+    /// A failed first `latest` must not leave an empty database file behind.
+    async fn close_failed(self) {
+        let created = self.created.clone();
+        self.conn.close().await;
+        if let Some(file) = created
+            && std::fs::metadata(&file).is_ok_and(|m| m.len() == 0)
+        {
+            let _ = std::fs::remove_file(&file);
+        }
     }
 }
