@@ -68,14 +68,18 @@ pub struct ConnectionSettings {
     pub driver: Driver,
     /// Where it is.
     pub target: ConnectionTarget,
-    /// Every variable consulted, in order, for error messages.
+    /// Every variable consulted, in order.
     pub variables: Vec<String>,
+    /// Where each part came from, for messages: `APP_DB_HOST`, or `APP_DB_PORT unset:
+    /// 5432` for a default. Never a password.
+    pub sources: Vec<String>,
 }
 
 impl ConnectionSettings {
-    /// "PERMISO_DB_URL, PERMISO_DB_HOST, ..." for messages.
+    /// "APP_DB_HOST, APP_DB_PORT unset: 5432, ..." for messages: the variables that were
+    /// read, and the defaults used where one was unset.
     pub fn variables_list(&self) -> String {
-        self.variables.join(", ")
+        self.sources.join(", ")
     }
 }
 
@@ -122,11 +126,27 @@ pub fn resolve_connection(
     ] = env_var_names(&db.env_prefix());
     let get = |var: &str| env.get(var).filter(|v| !v.is_empty()).cloned();
     let variables = env_var_names_for(driver, &db.env_prefix());
-    let settings = |target| ConnectionSettings {
+    let mut sources: Vec<String> = Vec::new();
+    // The part's value from `var`, or `default` (noted as such).
+    let mut part = |var: &str, default: Option<&str>| match get(var) {
+        Some(value) => {
+            sources.push(var.to_string());
+            Some(value)
+        }
+        None => {
+            sources.push(match default {
+                Some(default) => format!("{var} unset: {default}"),
+                None => format!("{var} unset"),
+            });
+            default.map(str::to_string)
+        }
+    };
+    let settings = |target, sources: Vec<String>| ConnectionSettings {
         database: db.name.to_string(),
         driver,
         target,
         variables: variables.clone(),
+        sources,
     };
 
     if let Some(url) = get(&url_var) {
@@ -135,13 +155,30 @@ pub fn resolve_connection(
             value: String::new(),
             reason,
         })?;
-        return Ok(settings(ConnectionTarget::Url(Secret::new(url))));
+        return Ok(settings(
+            ConnectionTarget::Url(Secret::new(url)),
+            vec![url_var.clone()],
+        ));
     }
     if driver == Driver::Sqlite {
-        let file = get(&name_var).unwrap_or_else(|| format!("{}.sqlite3", db.name));
-        return Ok(settings(ConnectionTarget::SqliteFile(base_dir.join(file))));
+        let default = format!("{}.sqlite3", db.name);
+        let file = part(&name_var, Some(&default)).unwrap_or(default);
+        return Ok(settings(
+            ConnectionTarget::SqliteFile(base_dir.join(file)),
+            sources,
+        ));
     }
-    let port = match get(&port_var) {
+    let host = part(&host_var, Some("localhost")).unwrap_or_default();
+    let default_port = driver.default_port().unwrap_or_default().to_string();
+    let port_text = part(&port_var, Some(&default_port)).unwrap_or_default();
+    let database = part(&name_var, Some(&db.name)).unwrap_or_default();
+    let user = part(&user_var, driver.default_user()).unwrap_or_default();
+    let password = get(&password_var).map(Secret::new);
+    sources.push(match password {
+        Some(_) => password_var.clone(),
+        None => format!("{password_var} unset: no password"),
+    });
+    let port = match Some(port_text).filter(|t| *t != default_port) {
         None => driver.default_port().unwrap_or_default(),
         Some(text) => text
             .parse::<u16>()
@@ -153,14 +190,16 @@ pub fn resolve_connection(
                 reason: "a port is a number from 1 to 65535".to_string(),
             })?,
     };
-    Ok(settings(ConnectionTarget::Server {
-        host: get(&host_var).unwrap_or_else(|| "localhost".to_string()),
-        port,
-        database: get(&name_var).unwrap_or_else(|| db.name.to_string()),
-        user: get(&user_var)
-            .unwrap_or_else(|| driver.default_user().unwrap_or_default().to_string()),
-        password: get(&password_var).map(Secret::new),
-    }))
+    Ok(settings(
+        ConnectionTarget::Server {
+            host,
+            port,
+            database,
+            user,
+            password,
+        },
+        sources,
+    ))
 }
 
 fn check_url_scheme(url: &str, driver: Driver) -> Result<(), String> {

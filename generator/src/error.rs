@@ -106,6 +106,7 @@ impl CliError {
             | CliError::Core(dbgen_core::Error::NameTaken { .. })
             | CliError::Core(dbgen_core::Error::UnknownDatabase { .. })
             | CliError::BadRoot { .. }
+            | CliError::DatabaseExists { .. }
             | CliError::BadMigrationName { .. }
             | CliError::BadSeedName { .. }
             | CliError::MigrationsFromOther { .. } => EXIT_USAGE,

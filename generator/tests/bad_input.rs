@@ -34,7 +34,7 @@ fn an_existing_database_is_refused() {
     fails_unchanged(
         dir.path(),
         &["new", "permiso"],
-        1,
+        2,
         "database `permiso` already exists",
     );
     // Even a half-made folder without database.toml counts.
@@ -42,7 +42,7 @@ fn an_existing_database_is_refused() {
     fails_unchanged(
         dir.path(),
         &["new", "audit"],
-        1,
+        2,
         "database `audit` already exists",
     );
     // And a Cargo project's registry stays untouched.
@@ -51,7 +51,7 @@ fn an_existing_database_is_refused() {
     fails_unchanged(
         dir.path(),
         &["new", "permiso", "--driver", "sqlite"],
-        1,
+        2,
         "already exists",
     );
 }

@@ -284,10 +284,19 @@ fn failing_migration_names_file_and_leaves_nothing(engine: Engine) {
             assert!(p.versions().is_empty());
         }
         Engine::Mysql => {
-            // DDL commits implicitly: the tracking table tells the truth about what ran.
-            assert!(err.contains("commits DDL statements as they run"), "{err}");
-            assert_eq!(p.versions(), [(1, 1)]);
-            assert!(p.user_tables().contains(&"t1".to_string()));
+            // DDL commits implicitly: t2 stands, so 2 is recorded as interrupted, and the
+            // error says what took effect and how to resolve it.
+            assert!(err.contains("1 statement of it took effect"), "{err}");
+            assert!(err.contains("migrate resolve app 2 --reverted"), "{err}");
+            assert!(!err.contains("nothing of this run remains"), "{err}");
+            assert_eq!(p.versions(), [(1, 1), (2, 1)]);
+            assert!(p.user_tables().contains(&"t2".to_string()));
+            let status = p.run(&["migrate", "status", "app"]).ok();
+            assert!(
+                status.stdout().contains("interrupted"),
+                "{}",
+                status.stdout()
+            );
         }
     }
 }
@@ -637,8 +646,19 @@ fn killed_runner_leaves_no_lock_and_nothing_half_applied(engine: Engine) {
             );
             assert!(p.versions().is_empty());
         }
-        // Each migration commits alone: the first one stands, recorded.
-        Engine::Mysql => assert_eq!(p.versions(), [(1, 1)]),
+        // Each migration commits alone: the first one stands, recorded; the slow one was
+        // recorded as started, so it shows as interrupted until resolved (it changed nothing).
+        Engine::Mysql => {
+            assert_eq!(p.versions(), [(1, 1), (2, 1)]);
+            let status = p.run(&["migrate", "status", "app"]).ok();
+            assert!(
+                status.stdout().contains("interrupted"),
+                "{}",
+                status.stdout()
+            );
+            p.run(&["migrate", "resolve", "app", "2", "--reverted"])
+                .ok();
+        }
     }
     // Never applied, so it may change: the rerun need not wait for the slow script.
     p.migration(2, "slow", "SELECT 1;", Some("SELECT 1;"));

@@ -188,7 +188,7 @@ pub enum RunError {
 
     /// The database could not be reached.
     #[error(
-        "cannot connect to {target}: {message}\n  (connection read from {variables}, in the environment or .env)"
+        "cannot connect to {target}: {message}\n  (connection from {variables}; set them in the environment or .env)"
     )]
     Connect {
         /// The connection, password hidden.
@@ -331,14 +331,59 @@ impl RunError {
     }
 }
 
-/// A driver error as one line: the server's own message and code when there is one.
+/// A driver error as one line: the server's own message and code when there is one, and
+/// never the driver's source location.
 pub(crate) fn describe(err: &sqlx::Error) -> String {
     match err {
         sqlx::Error::Database(db) => match db.code() {
             Some(code) => format!("{} (code {code})", db.message()),
             None => db.message().to_string(),
         },
-        other => other.to_string(),
+        sqlx::Error::Protocol(message) => format!(
+            "the server did not answer as this database's engine does ({}): are the host and port those of the right kind of server?",
+            without_location(message)
+        ),
+        sqlx::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused: is the server running, and listening at that host and port?"
+                .to_string()
+        }
+        other => without_location(&other.to_string()).to_string(),
+    }
+}
+
+/// `unexpected message: CopyData (sqlx_postgres::connection::establish:130)` without the
+/// part in parentheses that names the driver's code.
+fn without_location(message: &str) -> &str {
+    match message.rfind(" (sqlx_") {
+        Some(i) if message.ends_with(')') => &message[..i],
+        _ => message,
+    }
+}
+
+/// Why a connection failed, with what to do when the database itself is missing.
+pub(crate) fn connect_message(err: &sqlx::Error) -> String {
+    let message = describe(err);
+    let missing = err.as_database_error().and_then(|db| {
+        let text = db.message();
+        let quoted = |open: char, close: char| {
+            let start = text.find(open)? + 1;
+            let end = start + text[start..].find(close)?;
+            Some(text[start..end].to_string())
+        };
+        if db.code().as_deref() == Some("3D000") {
+            quoted('"', '"')
+                .map(|name| format!("`CREATE DATABASE \"{name}\"` (or `createdb {name}`)"))
+        } else if text.starts_with("Unknown database") {
+            quoted('\'', '\'').map(|name| format!("CREATE DATABASE `{name}`;"))
+        } else {
+            None
+        }
+    });
+    match missing {
+        Some(create) => format!(
+            "{message}: the server is reachable but has no such database; create it with {create}, or point the connection at one that exists"
+        ),
+        None => message,
     }
 }
 

@@ -136,7 +136,7 @@ impl Pool {
             RunError::Connect {
                 target: settings.to_string(),
                 variables: settings.variables_list(),
-                message: crate::error::describe(&source),
+                message: crate::error::connect_message(&source),
                 source,
             }
             .redacted(&redactor)
