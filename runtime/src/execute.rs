@@ -240,7 +240,7 @@ pub(crate) async fn open<E: Engine>(
             Source::Settings(settings) => settings.variables_list(),
             Source::Pool(_) => "the application's own pool".to_string(),
         },
-        message: describe(&e),
+        message: crate::error::connect_message(&e),
         source: e,
     })
 }
