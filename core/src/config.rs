@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::Error;
+use crate::files::{Seen, Tree, read_text};
 
 /// The tracking table when `migrations_table` is not set.
 pub const DEFAULT_MIGRATIONS_TABLE: &str = "dbgen_migrations";
@@ -181,19 +182,18 @@ pub(crate) enum LayerKind {
 }
 
 impl ConfigLayer {
-    /// Reads a config file; a missing `dbgen.toml` is an empty layer.
-    pub(crate) fn read(path: &Path, kind: LayerKind) -> Result<Self, Error> {
-        let text = match std::fs::read_to_string(path) {
+    /// Reads a config file of `tree`, under the rule of every file dbgen reads (a regular
+    /// file inside the project); a missing `dbgen.toml` is an empty layer.
+    pub(crate) fn read(tree: &Tree, path: &Path, kind: LayerKind) -> Result<Self, Error> {
+        let shown = path.to_string_lossy();
+        let text = match read_text(&tree.real, &shown, path, Seen::Unseen) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && kind == LayerKind::Project => {
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && kind == LayerKind::Project =>
+            {
                 return Ok(Self::default());
             }
-            Err(source) => {
-                return Err(Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
+            Err(e) => return Err(e),
         };
         Self::parse(&text, path, kind)
     }

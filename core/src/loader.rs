@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::config::{ConfigLayer, LayerKind, display_path};
 use crate::files::{
-    Entry, for_each_entry, normalize_path, read_text, relative, sorted_entries, visit_scripts,
+    Entry, Kind, Seen, Tree, for_each_entry, normalize_path, read_text, relative, sorted_entries,
+    visit_scripts,
 };
 use crate::migration::{
     MigrationsFolder, ScriptSource, migration_file_name, parse_migration_file_name,
@@ -141,7 +142,8 @@ pub fn find_project_root(start: &Path) -> PathBuf {
 /// Reads `root/dbgen.toml` and every `root/database/<name>/`.
 ///
 /// A project without a `database/` folder has no databases; everything else that breaks a
-/// rule is an error naming the file.
+/// rule is an error naming the file. Only regular files inside `root` are read: a symlink
+/// whose target is outside it, a FIFO, a socket or a device is refused by name, unread.
 pub fn load_project(root: &Path) -> Result<Project, Error> {
     load(root, &root.join(DATABASES_DIR))
 }
@@ -153,36 +155,43 @@ pub fn load_project_with(root: &Path, databases_dir: &Path) -> Result<Project, E
 }
 
 fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
-    let base = ConfigLayer::read(&root.join(CONFIG_FILE), LayerKind::Project)?;
+    let tree = Tree::new(root);
+    let base = ConfigLayer::read(&tree, &root.join(CONFIG_FILE), LayerKind::Project)?;
     let settings = base.project_settings();
 
     let mut folders = Vec::new();
     for Entry {
         name: file_name,
-        is_dir,
-    } in sorted_entries(root, databases_dir)?
+        kind,
+    } in sorted_entries(&tree, databases_dir)?
     {
         let path = databases_dir.join(&file_name);
-        if !is_dir {
-            return Err(bad_file(
-                root,
-                &path,
-                "only database folders belong in database/ (one per database, made by `dbgen new`): move or remove this file",
-            ));
+        match kind {
+            Kind::Dir => {}
+            Kind::File => {
+                return Err(bad_file(
+                    root,
+                    &path,
+                    "only database folders belong in database/ (one per database, made by `dbgen new`): move or remove this file",
+                ));
+            }
+            Kind::Refused(reason) => return Err(bad_file(root, &path, &reason)),
         }
         let name = DatabaseName::new(&file_name).map_err(|e| Error::BadFile {
             path: display_path(root, &path),
             reason: format!("this folder's name is not a database name: {e}"),
         })?;
         let config_path = path.join(DATABASE_CONFIG_FILE);
-        if !config_path.is_file() {
+        if std::fs::symlink_metadata(&config_path)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
             return Err(bad_file(
                 root,
                 &path,
                 "this database folder has no database.toml (`dbgen new` writes one): add it or remove the folder",
             ));
         }
-        let layer = ConfigLayer::read(&config_path, LayerKind::Database)?;
+        let layer = ConfigLayer::read(&tree, &config_path, LayerKind::Database)?;
         let config = base
             .merged_with(&layer)
             .resolve(name.as_str(), &display_path(root, &config_path))?;
@@ -194,7 +203,7 @@ fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
     for (name, path, _) in &folders {
         own_migrations.insert(
             name.to_string(),
-            load_migrations(root, &path.join(crate::MIGRATIONS_DIR), name.as_str())?,
+            load_migrations(&tree, &path.join(crate::MIGRATIONS_DIR), name.as_str())?,
         );
     }
 
@@ -246,7 +255,7 @@ fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
             name: Cow::Owned(name.to_string()),
             config,
             migrations: Cow::Owned(migrations),
-            seeds: Cow::Owned(load_seeds(root, &path.join(SEEDS_DIR))?),
+            seeds: Cow::Owned(load_seeds(&tree, &path.join(SEEDS_DIR))?),
         });
     }
     Ok(Project {
@@ -283,15 +292,16 @@ struct Listing {
 /// its checksum; no script is kept (they are read again when they run), so memory grows with
 /// the number of migrations, not with their SQL.
 pub(crate) fn load_migrations(
-    root: &Path,
+    tree: &Tree,
     dir: &Path,
     database: &str,
 ) -> Result<Vec<Migration>, Error> {
     let folder = Arc::new(MigrationsFolder {
         path: dir.to_path_buf(),
-        shown: relative(root, dir).into_owned(),
+        shown: relative(&tree.root, dir).into_owned(),
+        project: tree.real.clone(),
     });
-    let Listing { mut ups, downs } = list_migrations(root, &folder)?;
+    let Listing { mut ups, downs } = list_migrations(tree, &folder)?;
     let down_path = |d: &DownFile| {
         let file = migration_file_name(d.version, d.version_digits, &d.slug, false);
         format!("{}/{file}", folder.shown)
@@ -342,7 +352,7 @@ pub(crate) fn load_migrations(
     }
     drop(downs);
     visit_scripts(
-        root,
+        tree,
         &mut ups,
         |m| folder.path.join(m.file_name(true)),
         |m, up| m.checksum = Checksum::of_script(up),
@@ -352,20 +362,20 @@ pub(crate) fn load_migrations(
 
 /// Lists and checks a migrations folder's names. A bad entry is reported after the listing,
 /// the first in name order, so that the error does not depend on the file system's order.
-fn list_migrations(root: &Path, folder: &Arc<MigrationsFolder>) -> Result<Listing, Error> {
+fn list_migrations(tree: &Tree, folder: &Arc<MigrationsFolder>) -> Result<Listing, Error> {
     let (mut ups, mut downs) = (Vec::new(), Vec::new());
     let mut first_bad: Option<(String, String)> = None;
-    for_each_entry(root, &folder.path, |name, is_dir| {
+    for_each_entry(tree, &folder.path, |name, kind| {
         if first_bad
             .as_ref()
             .is_some_and(|(bad, _)| bad.as_str() < name)
         {
             return Ok(());
         }
-        let parsed = if is_dir {
-            Err("folders inside migrations/ are not read: move its files up into migrations/ or remove it".to_string())
-        } else {
-            parse_migration_file_name(name)
+        let parsed = match kind {
+            Kind::File => parse_migration_file_name(name),
+            Kind::Dir => Err("folders inside migrations/ are not read: move its files up into migrations/ or remove it".to_string()),
+            Kind::Refused(reason) => Err(reason),
         };
         let parsed = match parsed {
             Ok(parsed) => parsed,
@@ -397,7 +407,7 @@ fn list_migrations(root: &Path, folder: &Arc<MigrationsFolder>) -> Result<Listin
         Ok(())
     })?;
     if let Some((name, reason)) = first_bad {
-        return Err(bad_file(root, &folder.path.join(name), &reason));
+        return Err(bad_file(&tree.root, &folder.path.join(name), &reason));
     }
     // In name order within a version, so that of two files with one version the first in
     // name order is reported first: `01_a` comes before `1_a`, more leading zeros first.
@@ -420,17 +430,21 @@ fn list_migrations(root: &Path, folder: &Arc<MigrationsFolder>) -> Result<Listin
 }
 
 /// Loads `dir` as a seeds folder: `*.sql` files, in lexical order.
-pub(crate) fn load_seeds(root: &Path, dir: &Path) -> Result<Vec<Seed>, Error> {
+pub(crate) fn load_seeds(tree: &Tree, dir: &Path) -> Result<Vec<Seed>, Error> {
+    let root = tree.root.as_path();
     let mut seeds = Vec::new();
     for Entry {
         name: file_name,
-        is_dir,
-    } in sorted_entries(root, dir)?
+        kind,
+    } in sorted_entries(tree, dir)?
     {
         let path = dir.join(&file_name);
+        if let Kind::Refused(reason) = &kind {
+            return Err(bad_file(root, &path, reason));
+        }
         let name = file_name
             .strip_suffix(".sql")
-            .filter(|_| !is_dir)
+            .filter(|_| kind == Kind::File)
             .ok_or_else(|| {
                 bad_file(
                     root,
@@ -442,7 +456,7 @@ pub(crate) fn load_seeds(root: &Path, dir: &Path) -> Result<Vec<Seed>, Error> {
         let shown = relative(root, &path);
         seeds.push(Seed {
             name: Cow::Owned(name.to_string()),
-            sql: Cow::Owned(read_text(&shown, &path)?),
+            sql: Cow::Owned(read_text(&tree.real, &shown, &path, Seen::Listed)?),
             path: shown,
         });
     }

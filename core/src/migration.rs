@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::files::read_text;
+use crate::files::{Seen, read_text};
 use crate::{Checksum, Error};
 
 /// A first line that makes a migration run outside any transaction.
@@ -66,6 +66,9 @@ pub struct MigrationsFolder {
     pub path: PathBuf,
     /// Relative to the project root with `/` separators, as messages show it.
     pub shown: String,
+    /// The project root as the file system resolves it: a script read again when it runs
+    /// must still resolve inside it.
+    pub(crate) project: PathBuf,
 }
 
 impl Migration {
@@ -117,7 +120,12 @@ impl Migration {
         match &self.source {
             ScriptSource::Embedded(scripts) => Ok(Cow::Borrowed(scripts.up)),
             ScriptSource::Files { folder, .. } => {
-                let up = read_text(&self.up_path(), &folder.path.join(self.file_name(true)))?;
+                let up = read_text(
+                    &folder.project,
+                    &self.up_path(),
+                    &folder.path.join(self.file_name(true)),
+                    Seen::Unseen,
+                )?;
                 if Checksum::of_script(&up) != self.checksum {
                     return Err(Error::ChangedWhileRunning {
                         path: self.up_path().into_owned().into(),
@@ -136,7 +144,8 @@ impl Migration {
                 None => Ok(None),
                 Some(shown) => {
                     let path = folder.path.join(self.file_name(false));
-                    Ok(Some(Cow::Owned(read_text(&shown, &path)?)))
+                    let down = read_text(&folder.project, &shown, &path, Seen::Unseen)?;
+                    Ok(Some(Cow::Owned(down)))
                 }
             },
         }
