@@ -44,7 +44,7 @@ pub use migration::{
     parse_migration_file_name, validate_migration_slug,
 };
 pub use name::{DatabaseName, RESERVED_NAMES, check_name_collisions, known_databases_message};
-pub use placeholder::{resolve_placeholders, substitute_placeholders};
+pub use placeholder::{original_offset, resolve_placeholders, substitute_placeholders};
 pub use redact::{MASK, Redactor, redact_url};
 pub use seed::{Seed, seed_file_name, validate_seed_name};
 pub use time::{format_utc_millis, utc_version};

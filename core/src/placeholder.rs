@@ -51,29 +51,106 @@ pub fn substitute_placeholders<'a>(script: &'a str, values: &[(String, String)])
         return Cow::Borrowed(script);
     }
     let mut out = String::with_capacity(script.len());
+    for piece in pieces(script, values) {
+        out.push_str(match piece {
+            Piece::Text(text) => text,
+            Piece::Value { value, .. } => value,
+        });
+    }
+    Cow::Owned(out)
+}
+
+/// Where a 1-based character offset into `script` as [`substitute_placeholders`] filled it in
+/// (what the engine was sent, and what PostgreSQL's error positions count in) falls in
+/// `script` as written: a 1-based character offset. An offset within a value maps to the
+/// `$` of its `${name}`; one past the end maps as far past the script's end.
+pub fn original_offset(
+    script: &str,
+    values: &[(String, String)],
+    substituted_offset: usize,
+) -> usize {
+    // 0-based character indexes, in the sent text and in the script.
+    let target = substituted_offset.saturating_sub(1);
+    let (mut sent, mut written) = (0, 0);
+    for piece in pieces(script, values) {
+        let (script_text, sent_chars) = match piece {
+            Piece::Text(text) => {
+                let chars = text.chars().count();
+                if target < sent + chars {
+                    return written + (target - sent) + 1;
+                }
+                (text, chars)
+            }
+            Piece::Value {
+                written: token,
+                value,
+            } => {
+                let chars = value.chars().count();
+                if target < sent + chars {
+                    return written + 1;
+                }
+                (token, chars)
+            }
+        };
+        sent += sent_chars;
+        written += script_text.chars().count();
+    }
+    written + (target - sent) + 1
+}
+
+/// A run of a script as substitution sees it.
+enum Piece<'s, 'v> {
+    /// Sent as written.
+    Text(&'s str),
+    /// A declared `${name}` (`written`), sent as `value`.
+    Value { written: &'s str, value: &'v str },
+}
+
+/// The pieces of `script`, in order: the one reading of placeholders, shared by
+/// [`substitute_placeholders`] and [`original_offset`] so that they cannot disagree.
+fn pieces<'s, 'v>(
+    script: &'s str,
+    values: &'v [(String, String)],
+) -> impl Iterator<Item = Piece<'s, 'v>> {
     let mut rest = script;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let start = match rest.find("${") {
+            None => return Some(Piece::Text(std::mem::take(&mut rest))),
+            Some(0) => 0,
+            Some(start) => {
+                let (text, tail) = rest.split_at(start);
+                rest = tail;
+                return Some(Piece::Text(text));
+            }
+        };
         let after = &rest[start + 2..];
         let value = after.find('}').and_then(|end| {
             values
                 .iter()
                 .find(|(name, _)| *name == after[..end])
-                .map(|(_, v)| (end, v))
+                .map(|(_, v)| (end, v.as_str()))
         });
-        match value {
+        let piece = match value {
             Some((end, value)) => {
-                out.push_str(value);
-                rest = &after[end + 1..];
+                let (token, tail) = rest.split_at(2 + end + 1);
+                rest = tail;
+                Piece::Value {
+                    written: token,
+                    value,
+                }
             }
             None => {
-                out.push_str("${");
-                rest = after;
+                // Not a declared placeholder: its `${` is text, and the search goes on after it.
+                let (text, tail) = rest.split_at(2);
+                rest = tail;
+                Piece::Text(text)
             }
-        }
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
+        };
+        Some(piece)
+    })
 }
 
 #[cfg(test)]
@@ -168,5 +245,70 @@ mod tests {
         ));
         assert_eq!(substitute_placeholders("${user", &values), "${user");
         assert_eq!(substitute_placeholders("x ${user}", &[]), "x ${user}");
+    }
+
+    /// Every character of the sent text maps back to where it came from.
+    #[track_caller]
+    fn assert_maps(script: &str, values: &[(String, String)]) {
+        let sent = substitute_placeholders(script, values);
+        let (sent_chars, script_chars): (Vec<char>, Vec<char>) =
+            (sent.chars().collect(), script.chars().collect());
+        for (i, c) in sent_chars.iter().enumerate() {
+            let back = original_offset(script, values, i + 1);
+            let from = script_chars[back - 1];
+            // Either the same character copied, or the `$` of the placeholder it came from.
+            assert!(
+                from == *c || from == '$',
+                "{script:?}: sent {} ({c:?}) -> {back} ({from:?})",
+                i + 1
+            );
+        }
+    }
+
+    #[test]
+    fn offsets_in_the_sent_text_map_back_to_the_script() {
+        let values = vec![
+            ("long".to_string(), "x".repeat(40)),
+            ("s".to_string(), "é".to_string()),
+            ("none".to_string(), String::new()),
+        ];
+        // The 1-based character offset of `bad` in `text`.
+        let bad = |text: &str| text[..text.find("bad").unwrap()].chars().count() + 1;
+        for script in [
+            // A value longer than its placeholder, on a line before the error, then on its line.
+            "SELECT '${long}';\nbad 1;",
+            "SELECT '${long}', bad;",
+            // A shorter one (one two-byte character), on a line before, then on the same line.
+            "SELECT '${s}';\n  bad;",
+            "SELECT '${s}', '${s}' bad;",
+        ] {
+            let sent = substitute_placeholders(script, &values);
+            assert_eq!(
+                original_offset(script, &values, bad(&sent)),
+                bad(script),
+                "{script:?}"
+            );
+        }
+        // Inside a value (sent at 5..=44): the `$` of its placeholder, at 5; after it, `b`.
+        let script = "a\n  ${long} b";
+        assert_eq!(original_offset(script, &values, 24), 5);
+        assert_eq!(original_offset(script, &values, 44), 5);
+        assert_eq!(
+            original_offset(script, &values, 46),
+            script.find('b').unwrap() + 1
+        );
+        // Undeclared placeholders, a lone `${`, an empty value, and no placeholder at all.
+        for script in [
+            "-- ${other} ${ $${long}\nSELECT '${s}${none}${long}' ${none}x;",
+            "${long",
+            "plain",
+            "",
+        ] {
+            assert_maps(script, &values);
+        }
+        assert_eq!(original_offset("ab", &[], 2), 2);
+        // Past the end (the engine's own text after the script) stays past the end.
+        assert_eq!(original_offset("${s}", &values, 2), 5);
+        assert_eq!(original_offset("${s}", &values, 3), 6);
     }
 }

@@ -89,3 +89,51 @@ fn placeholders_are_filled_checked_and_never_shown() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stdout));
 }
+
+/// PostgreSQL counts an error's position in the script as sent, placeholders filled in; the
+/// position shown is in the file as written.
+#[test]
+fn an_error_after_a_placeholder_is_placed_in_the_file_as_written() {
+    let Some(db) = TestDb::create(Engine::Postgres) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "database/app/database.toml",
+        "driver = \"postgres\"\n[placeholders]\nv = { env = \"APP_V\" }\n",
+    );
+    let bad = "SELECT '${v}';\nSELEC 1;\n";
+    write(dir.path(), "database/app/migrations/1_bad.up.sql", bad);
+    write(dir.path(), "database/app/seeds/01_bad.sql", bad);
+    let dbgen = |args: &[&str]| {
+        Command::cargo_bin("dbgen")
+            .unwrap()
+            .current_dir(dir.path())
+            .env("APP_DB_URL", &db.url)
+            .env("APP_V", "v".repeat(40))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let out = dbgen(&["migrate", "latest", "app"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("database/app/migrations/1_bad.up.sql:2:1:"),
+        "{err}"
+    );
+
+    write(
+        dir.path(),
+        "database/app/migrations/1_bad.up.sql",
+        "SELECT 1;\n",
+    );
+    let out = dbgen(&["migrate", "latest", "app"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = dbgen(&["seed", "run", "app"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("database/app/seeds/01_bad.sql:2:1:"), "{err}");
+}

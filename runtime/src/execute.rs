@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dbgen_core::{
     ConnectionSettings, Database, Driver, Migration, Redactor, is_blank_script, is_no_transaction,
-    resolve_connection, resolve_placeholders, substitute_placeholders,
+    original_offset, resolve_connection, resolve_placeholders, substitute_placeholders,
 };
 
 #[cfg(feature = "mysql")]
@@ -475,8 +475,9 @@ async fn run_plan<E: Engine>(
     let mut reports = Vec::with_capacity(plan.steps.len());
     out.started(plan.steps.len());
     for (index, m) in plan.steps.iter().enumerate() {
-        let failed =
-            |error: StepError<'_>, committed| failure::<E>(database, plan, m, error, committed);
+        let failed = |error: StepError<'_>, committed| {
+            failure::<E>(database, plan, m, placeholders, error, committed)
+        };
         let script = match read_script(m, plan.direction) {
             Ok(script) => script,
             Err(e) => {
@@ -559,7 +560,14 @@ async fn run_plan<E: Engine>(
         let commit = engine.commit().await;
         if let Some(m) = plan.steps.last() {
             commit.map_err(|e| {
-                failure::<E>(database, plan, m, StepError::Transaction(e), committed)
+                failure::<E>(
+                    database,
+                    plan,
+                    m,
+                    placeholders,
+                    StepError::Transaction(e),
+                    committed,
+                )
             })?;
         }
     }
@@ -731,12 +739,15 @@ fn failure<E: Engine>(
     database: &str,
     plan: &Plan<'_>,
     m: &Migration,
+    placeholders: &[(String, String)],
     error: StepError<'_>,
     committed: usize,
 ) -> RunError {
     let file = script_path(m, plan.direction).into_owned();
+    // The engine counts in the script as sent, placeholders filled in.
     let position = |e: &sqlx::Error, script: &str| {
-        E::error_position(e).map(|offset| line_column(script, offset))
+        E::error_position(e)
+            .map(|offset| line_column(script, original_offset(script, placeholders, offset)))
     };
     let (message, position, driver_error, note) = match error {
         StepError::Read(e) => (

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use dbgen_core::{Database, Seed, is_blank_script, substitute_placeholders};
+use dbgen_core::{Database, Seed, is_blank_script, original_offset, substitute_placeholders};
 
 use crate::engine::{Engine, OpenMode, Source};
 use crate::error::{RunError, describe, line_column};
@@ -96,8 +96,10 @@ pub(crate) async fn run<E: Engine>(
                     out.finished();
                     return Err(RunError::Script {
                         file: seed.path.to_string(),
-                        position: E::error_position(&e)
-                            .map(|offset| line_column(&seed.sql, offset)),
+                        // Counted in the seed as sent, placeholders filled in.
+                        position: E::error_position(&e).map(|offset| {
+                            line_column(&seed.sql, original_offset(&seed.sql, placeholders, offset))
+                        }),
                         message: describe(&e),
                         note: Some(
                             "this seed was rolled back; the seeds before it remain".to_string(),
