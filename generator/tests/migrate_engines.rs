@@ -287,6 +287,11 @@ fn failing_migration_names_file_and_leaves_nothing(engine: Engine) {
             // DDL commits implicitly: t2 stands, so 2 is recorded as interrupted, and the
             // error says what took effect and how to resolve it.
             assert!(err.contains("1 statement of it took effect"), "{err}");
+            // The server numbers lines within the failing statement; the file's line is given.
+            assert!(
+                err.contains("2_broken.up.sql:2:1"),
+                "line in the file: {err}"
+            );
             assert!(err.contains("migrate resolve app 2 --reverted"), "{err}");
             assert!(!err.contains("nothing of this run remains"), "{err}");
             assert_eq!(p.versions(), [(1, 1), (2, 1)]);

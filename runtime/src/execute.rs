@@ -782,7 +782,7 @@ fn failure<E: Engine>(
         }
         StepError::FirstStatement(e, script) => (
             describe(&e),
-            position(&e, script),
+            position(&e, script).or_else(|| E::statement_error_position(&e, script, 0)),
             Some(e),
             format!(
                 "its first statement failed, so nothing of it took effect{}: fix the script and run again",
@@ -818,7 +818,9 @@ fn failure<E: Engine>(
             );
             (
                 describe(&error),
-                position(&error, script),
+                position(&error, script).or_else(|| {
+                    took_effect.and_then(|ran| E::statement_error_position(&error, script, ran))
+                }),
                 Some(error),
                 note,
             )

@@ -3,6 +3,8 @@
 mod conn;
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "mysql")]
+mod mysql_position;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
@@ -174,6 +176,16 @@ pub(crate) trait Engine: Sized {
 
     /// The 1-based character offset of an error in the script, where the driver gives one.
     fn error_position(_err: &sqlx::Error) -> Option<usize> {
+        None
+    }
+
+    /// The (line, column) in `script` of an error in the statement after the first `ran`,
+    /// where the driver numbers lines within the statement (MySQL, MariaDB).
+    fn statement_error_position(
+        _err: &sqlx::Error,
+        _script: &str,
+        _ran: usize,
+    ) -> Option<(usize, usize)> {
         None
     }
 }

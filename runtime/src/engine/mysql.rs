@@ -177,6 +177,14 @@ impl Engine for MySql {
         Ok(())
     }
 
+    fn statement_error_position(
+        err: &sqlx::Error,
+        script: &str,
+        ran: usize,
+    ) -> Option<(usize, usize)> {
+        super::mysql_position::file_position(script, ran, err.as_database_error()?.message())
+    }
+
     async fn close(self) {
         self.conn.close().await;
     }
