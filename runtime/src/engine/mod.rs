@@ -97,6 +97,7 @@ pub enum Interruption {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OpenMode {
     /// Read-only commands (status, dry runs) must not create a SQLite file.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub create: bool,
     /// How long to wait for another runner's lock.
     pub lock_timeout: Duration,
