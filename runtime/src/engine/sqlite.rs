@@ -159,13 +159,19 @@ impl Engine for Sqlite {
         self.conn.close().await;
     }
 
-    /// A failed first `latest` must not leave an empty database file behind.
-    async fn close_failed(self) {
-        let created = self.created.clone();
+    /// A failed (or refused) first `latest` must not leave an empty database file behind:
+    /// one this run created and that holds no schema at all.
+    async fn close_failed(mut self) {
+        let created = self.created.take();
+        let empty = match &created {
+            Some(_) => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sqlite_master")
+                .fetch_one(&mut *self.conn)
+                .await
+                .is_ok_and(|objects| objects == 0),
+            None => false,
+        };
         self.conn.close().await;
-        if let Some(file) = created
-            && std::fs::metadata(&file).is_ok_and(|m| m.len() == 0)
-        {
+        if let Some(file) = created.filter(|_| empty) {
             let _ = std::fs::remove_file(&file);
         }
     }
