@@ -179,7 +179,12 @@ pub struct WrongEngine {
 }
 
 /// What went wrong running one database. The caller prefixes the database's name.
-#[derive(Debug, Error)]
+///
+/// `Debug` prints the same redacted message as `Display`, so that `fn main() -> Result<(),
+/// Box<dyn Error>>` shows what to do, and no secret (the driver's own error, which may quote
+/// a failed statement with its placeholder values filled in, is reached only through
+/// [`source`](std::error::Error::source)).
+#[derive(Error)]
 #[non_exhaustive]
 pub enum RunError {
     /// A rule of the project (a name, a file, the config, the environment) is broken.
@@ -283,6 +288,12 @@ impl Refusal {
             },
             other => other,
         }
+    }
+}
+
+impl fmt::Debug for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
