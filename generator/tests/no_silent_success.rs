@@ -1,19 +1,10 @@
 //! Commands that must not pass on nothing or leave traces of a refusal: `--all` with no
 //! databases, an unknown `--to` version, a failed first SQLite migration.
 
-use assert_cmd::Command;
-use dbgen_testkit::write;
+mod common;
 
-fn dbgen(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::cargo_bin("dbgen").unwrap();
-    cmd.current_dir(dir);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().contains("_DB_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
+use common::dbgen;
+use dbgen_testkit::write;
 
 #[test]
 fn all_over_no_databases_is_an_error_naming_the_folder() {

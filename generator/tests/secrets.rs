@@ -2,24 +2,15 @@
 //! for planted secrets, on the real servers: placeholder values echoed by a failing
 //! statement, URL and `_DB_PASSWORD` passwords holding `/ ? @ : % # '`, a malformed `.env`.
 
+mod common;
+
 use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
+use common::dbgen;
 use dbgen_testkit::{Engine, TestDb, write};
 
 const SECRET: &str = "Zq7Secret";
-
-fn dbgen(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("dbgen").unwrap();
-    cmd.current_dir(dir);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().contains("_DB_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
 
 /// Both streams, asserting neither holds `secret` in any ASCII case.
 fn assert_hidden(out: &Output, secret: &str) -> String {
