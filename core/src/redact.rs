@@ -9,6 +9,12 @@ use crate::{Database, Env};
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
 
+/// How MariaDB and MySQL end the quote of a statement in an error message.
+const CUT_QUOTE_END: &str = "' at line";
+
+/// The shortest start of a secret masked where a server cut the secret off.
+const MIN_CUT: usize = 4;
+
 /// Secrets shorter than this are not searched for: hiding every `a` of a message would
 /// leave nothing readable, and a one-character value protects nothing.
 const SHORTEST_SECRET: usize = 2;
@@ -67,7 +73,9 @@ impl Redactor {
         }
     }
 
-    /// `text` with every known secret replaced by `***`.
+    /// `text` with every known secret replaced by `***`, and the start of one that a
+    /// server cut off where it quotes a statement (MariaDB's `near '...' at line N` keeps
+    /// 80 characters).
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
         for secret in &self.secrets {
@@ -75,7 +83,49 @@ impl Redactor {
                 out = Cow::Owned(replaced);
             }
         }
+        if out.contains(CUT_QUOTE_END)
+            && let Some(replaced) = self.hide_cut_prefixes(&out)
+        {
+            out = Cow::Owned(replaced);
+        }
         out
+    }
+
+    /// Masks the longest start of a secret (4 characters or more) that ends a quote a
+    /// server cut off.
+    fn hide_cut_prefixes(&self, text: &str) -> Option<String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut changed = false;
+        while let Some(at) = rest.find(CUT_QUOTE_END) {
+            let before = &rest[..at];
+            let cut = self
+                .secrets
+                .iter()
+                .flat_map(|secret| {
+                    (MIN_CUT..secret.len())
+                        .rev()
+                        .filter(|k| secret.is_char_boundary(*k))
+                        .map(move |k| &secret[..k])
+                })
+                .find(|prefix| {
+                    before.len() >= prefix.len()
+                        && before.is_char_boundary(before.len() - prefix.len())
+                        && before[before.len() - prefix.len()..].eq_ignore_ascii_case(prefix)
+                });
+            match cut {
+                Some(prefix) => {
+                    out.push_str(&before[..before.len() - prefix.len()]);
+                    out.push_str(MASK);
+                    changed = true;
+                }
+                None => out.push_str(before),
+            }
+            out.push_str(CUT_QUOTE_END);
+            rest = &rest[at + CUT_QUOTE_END.len()..];
+        }
+        out.push_str(rest);
+        changed.then_some(out)
     }
 }
 
@@ -230,6 +280,21 @@ mod tests {
             "column \"***\" does not exist; near '***''"
         );
         assert_eq!(r.redact("a plain text"), "a plain text");
+    }
+
+    #[test]
+    fn the_start_of_a_secret_a_server_cut_off() {
+        let mut r = Redactor::new();
+        r.add("Zq7SecretLongValue");
+        assert_eq!(
+            r.redact("syntax to use near 'IDENTIFIED BY 'Zq7Secr' at line 1"),
+            "syntax to use near 'IDENTIFIED BY '***' at line 1"
+        );
+        // Shorter than four characters: too common to mask.
+        assert_eq!(r.redact("near 'x Zq7' at line 1"), "near 'x Zq7' at line 1");
+        // Secrets of any characters are cut on character boundaries.
+        r.add("pässwörd-ünïcode");
+        assert_eq!(r.redact("near 'pässw' at line 1"), "near '***' at line 1");
     }
 
     #[test]

@@ -330,13 +330,19 @@ impl RunError {
                 message,
                 note,
                 source,
-            } => RunError::Script {
-                file,
-                position,
-                message: hide(message),
-                note: note.map(hide),
-                source,
-            },
+            } => {
+                let (shown, shown_note) = (hide(message.clone()), note.clone().map(hide));
+                // A driver error whose text held a secret is not kept as the source either:
+                // error reporters print the whole chain.
+                let clean = shown == message && shown_note == note;
+                RunError::Script {
+                    file,
+                    position,
+                    message: shown,
+                    note: shown_note,
+                    source: source.filter(|_| clean),
+                }
+            }
             other => other,
         }
     }

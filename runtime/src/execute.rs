@@ -22,7 +22,7 @@ use crate::error::{
 };
 use crate::migrator::{Action, Outcome, PlannedScript, StepReport, plural};
 use crate::observer::Observer;
-use crate::plan::{Direction, Plan, Status};
+use crate::plan::{Direction, Plan, State, Status};
 use crate::pool::{Pool, engine_disabled};
 use crate::report::StatusReport;
 use crate::seeder;
@@ -225,8 +225,19 @@ async fn resolve<E: Engine>(
         })
     })
     .await;
-    engine.close().await;
+    close_after(engine, &result).await;
     result
+}
+
+/// Closes `engine` after a run that ended with `result`. A failure may have left a
+/// transaction or lock on the connection, so it is not returned to a pool; a runner that
+/// only waited for the lock in vain changed nothing (and must not remove a SQLite file that
+/// the runner holding the lock is still filling).
+pub(crate) async fn close_after<E: Engine, T>(engine: E, result: &Result<T, RunError>) {
+    match result {
+        Ok(_) | Err(RunError::LockTimeout { .. }) => engine.close().await,
+        Err(_) => engine.close_failed().await,
+    }
 }
 
 /// Opens `source` on engine `E`, mapping a failure to a message that names the variables.
@@ -299,19 +310,33 @@ async fn status<E: Engine>(
     mode: OpenMode,
 ) -> Result<StatusReport, RunError> {
     let table = &db.config.migrations_table;
-    let applied = match open::<E>(source, mode).await? {
+    let (applied, running) = match open::<E>(source, mode).await? {
         Some(mut engine) => {
-            let applied = read_applied(&mut engine, table).await;
-            engine.close().await;
-            applied?
+            let mut applied = read_applied(&mut engine, table).await;
+            // A started row is a running migration while another runner holds the lock.
+            let mut running = false;
+            if let Ok(rows) = &applied
+                && rows.iter().any(|r| r.interruption().is_some())
+            {
+                match engine.held_by_another(table).await {
+                    Ok(held) => running = held,
+                    Err(e) => applied = Err(tracking("locking", table)(e)),
+                }
+            }
+            close_after(engine, &applied).await;
+            (applied?, running)
         }
-        None => Vec::new(),
+        None => (Vec::new(), false),
     };
-    Ok(StatusReport::new(
-        db,
-        source.describe(),
-        &Status::new(&db.migrations, &applied),
-    ))
+    let mut status = Status::new(&db.migrations, &applied);
+    if running {
+        for entry in &mut status.entries {
+            if entry.state == State::Interrupted {
+                entry.state = State::Running;
+            }
+        }
+    }
+    Ok(StatusReport::new(db, source.describe(), &status))
 }
 
 /// latest / up / rollback / reset / down on one database.
@@ -369,7 +394,10 @@ async fn migrate<E: Engine>(
                 .await
                 .map_err(tracking("creating", table))?;
             let started = Instant::now();
-            let steps = run_plan(engine, (&db.name, table), &plan, placeholders, out).await?;
+            let steps = run_plan(engine, (&db.name, table), &plan, placeholders, out).await;
+            // However the steps ended (a progress bar must not stay on screen).
+            out.finished();
+            let steps = steps?;
             let (batch, took) = (plan.batch, started.elapsed());
             Ok(match plan.direction {
                 Direction::Up => Outcome::Applied { batch, steps, took },
@@ -378,10 +406,7 @@ async fn migrate<E: Engine>(
         })
         .await
     };
-    match &result {
-        Ok(_) => engine.close().await,
-        Err(_) => engine.close_failed().await,
-    }
+    close_after(engine, &result).await;
     result
 }
 
@@ -643,10 +668,16 @@ impl Guarded<'_, '_> {
             Direction::Down => Record::Finished { version: m.version }
                 .statement(table, &self.plan.recorded_ms[self.index].to_string()),
         };
-        engine
-            .execute(&mark)
+        let marked = engine
+            .execute_affected(&mark)
             .await
             .map_err(StepError::Transaction)?;
+        if marked == 0 {
+            // Rows are marked only when applied: another runner got to this one first.
+            return Err(StepError::Refused(
+                "another runner started rolling it back meanwhile, so this one did not: run `migrate status` to see where it stands".to_string(),
+            ));
+        }
         let started = Instant::now();
         let mut result = match self.alone {
             true => Ok(()),
@@ -679,6 +710,10 @@ impl Guarded<'_, '_> {
         let mut recorded = engine.execute(&done).await;
         if recorded.is_ok() && !self.alone {
             recorded = engine.commit().await;
+        }
+        if recorded.is_err() && !self.alone {
+            // Data changes go; DDL, committed as it ran, stays.
+            let _ = engine.rollback().await;
         }
         recorded.map_err(|error| StepError::Interrupted {
             error,
@@ -796,7 +831,7 @@ fn failure<E: Engine>(
             finished,
         } => {
             let what = match (finished, took_effect) {
-                (true, _) => "the script ran to its end, but recording that failed".to_string(),
+                (true, _) => "the script ran to its end, but recording that failed (where it ran in a transaction, that was rolled back: its data changes are undone, DDL committed as it ran stays)".to_string(),
                 (false, Some(n)) => format!(
                     "{n} statement{} of it took effect before the failing one (this engine commits DDL as it runs)",
                     plural(n)

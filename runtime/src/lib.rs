@@ -43,8 +43,10 @@
 //! A database whose engine's feature is off is a compile error naming the feature.
 //!
 //! On MySQL and MariaDB every DDL statement commits implicitly, so a batch cannot be one
-//! transaction there: each migration commits with its tracking row, and a migration that
-//! fails halfway may leave its earlier statements applied (its row is not written).
+//! transaction there: each migration is recorded as started before it runs and completed
+//! after. One that fails or whose runner dies halfway stays recorded as interrupted, and
+//! `latest` refuses to run past it until [`Migrator::resolve`] (or `migrate resolve`) says
+//! what really happened.
 
 #![warn(missing_docs)]
 

@@ -24,6 +24,9 @@ pub enum State {
     /// Its script (or down script) started outside a transaction and did not finish: the
     /// runner died or the script failed. It may be half done; `migrate resolve` says which.
     Interrupted,
+    /// Its script (or down script) is running now: started, and another runner holds the
+    /// lock (`status` only; PostgreSQL and MySQL can tell, SQLite cannot).
+    Running,
 }
 
 impl State {
@@ -36,6 +39,7 @@ impl State {
             State::Missing => "missing",
             State::Ahead => "ahead",
             State::Interrupted => "interrupted",
+            State::Running => "running",
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct StatusReport {
     pub ahead: usize,
     /// How many started outside a transaction and did not finish (`migrate resolve`).
     pub interrupted: usize,
+    /// How many are running now, under another runner's lock.
+    pub running: usize,
     /// Every migration, known or applied, in version order.
     pub migrations: Vec<MigrationReport>,
 }
@@ -72,6 +74,7 @@ impl StatusReport {
             missing: status.count(State::Missing),
             ahead: status.count(State::Ahead),
             interrupted: status.count(State::Interrupted),
+            running: status.count(State::Running),
             migrations: status
                 .entries
                 .iter()
@@ -94,6 +97,7 @@ impl StatusReport {
             format!("{} pending", self.pending),
         ];
         for (n, label) in [
+            (self.running, "running"),
             (self.interrupted, "interrupted"),
             (self.modified, "modified"),
             (self.missing, "missing"),

@@ -7,7 +7,7 @@ use dbgen_core::{Database, Seed, is_blank_script, original_offset, substitute_pl
 
 use crate::engine::{Engine, OpenMode, Source};
 use crate::error::{RunError, describe, line_column};
-use crate::execute::{open, with_lock};
+use crate::execute::{close_after, open, with_lock};
 use crate::migrator::{Outcome, PlannedScript, StepReport};
 use crate::observer::Observer;
 
@@ -124,7 +124,7 @@ pub(crate) async fn run<E: Engine>(
         },
     )
     .await;
-    engine.close().await;
+    close_after(engine, &result).await;
     result
 }
 

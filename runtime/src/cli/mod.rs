@@ -464,8 +464,10 @@ async fn execute(
             .iter()
             .map(|(db, r)| match r {
                 Ok(Outcome::Status(report)) => serde_json::to_value(report).unwrap_or_default(),
-                Ok(other) => serde_json::json!({ "database": db.name, "result": other.summary() }),
-                Err(e) => serde_json::json!({ "database": db.name, "error": e.to_string() }),
+                Ok(other) => {
+                    serde_json::json!({ "database": db.name, "result": hide(&other.summary()) })
+                }
+                Err(e) => serde_json::json!({ "database": db.name, "error": hide(&e.to_string()) }),
             })
             .collect();
         let text = serde_json::to_string_pretty(&items).unwrap_or_default();

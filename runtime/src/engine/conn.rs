@@ -34,6 +34,18 @@ impl<DB: sqlx::Database> Conn<DB> {
         Conn::Pooled(Borrowed { conn, clean: false })
     }
 
+    /// After a failed run: an own connection is closed; a borrowed one is closed too rather
+    /// than returned, since a failure may have left a transaction open or a lock held.
+    pub(crate) async fn discard(self) {
+        match self {
+            Conn::Own(conn) => {
+                let _ = conn.close().await;
+            }
+            // Not marked clean: dropped, sqlx closes it instead of pooling it.
+            Conn::Pooled(borrowed) => drop(borrowed),
+        }
+    }
+
     /// Closes an own connection; returns a borrowed one to its pool.
     pub(crate) async fn close(self) {
         match self {

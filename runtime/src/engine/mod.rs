@@ -120,10 +120,17 @@ pub(crate) trait Engine: Sized {
     /// Waits up to the open mode's timeout; `Ok(false)` when it ran out.
     async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error>;
     async fn unlock(&mut self, table: &str) -> Result<(), sqlx::Error>;
+    /// Whether another runner holds the lock now, without waiting for it; `false` where
+    /// the engine cannot tell (SQLite).
+    async fn held_by_another(&mut self, _table: &str) -> Result<bool, sqlx::Error> {
+        Ok(false)
+    }
     /// The tracking table's rows in one round trip; `None` when the table does not exist.
     async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error>;
     /// Runs `sql`, one statement or many, as one script.
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error>;
+    /// Runs one statement; how many rows it changed.
+    async fn execute_affected(&mut self, sql: &str) -> Result<u64, sqlx::Error>;
 
     async fn create_tracking_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
         self.execute(&tracking_table_ddl(table, Self::TEXT_TYPE))
@@ -157,11 +164,10 @@ pub(crate) trait Engine: Sized {
 
     async fn close(self);
 
-    /// Closes after a failed run: SQLite removes a database file this run created and
-    /// left empty.
-    async fn close_failed(self) {
-        self.close().await
-    }
+    /// Closes after a failed run: a connection borrowed from a pool is closed rather than
+    /// returned (a transaction or lock may be left on it), and SQLite removes a database
+    /// file this run created and left without a schema.
+    async fn close_failed(self);
 
     /// Runs `sql` as [`execute`](Self::execute) does; on failure also says how many of its
     /// statements took effect before the failing one, where the engine can tell.

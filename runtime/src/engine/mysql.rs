@@ -59,6 +59,23 @@ pub(crate) fn connect_options(
     })
 }
 
+/// The lock's name: lock names are server-wide (and at most 64 characters), so it is keyed
+/// by schema and table, lower-cased so that one table takes one lock whatever its case.
+async fn lock_name(engine: &mut MySql, table: &str) -> Result<String, sqlx::Error> {
+    let schema: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(&mut *engine.conn)
+        .await?;
+    let key = format!("{}.{table}", schema.unwrap_or_default()).to_ascii_lowercase();
+    let digest = Sha256::digest(key.as_bytes());
+    Ok(format!(
+        "dbgen_{}",
+        digest[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ))
+}
+
 impl Engine for MySql {
     const TRANSACTIONAL_DDL: bool = false;
     const TEXT_TYPE: &'static str = "VARCHAR(255)";
@@ -82,20 +99,7 @@ impl Engine for MySql {
     }
 
     async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error> {
-        // Lock names are server-wide (and at most 64 characters): key them by schema and table.
-        let schema: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
-            .fetch_one(&mut *self.conn)
-            .await?;
-        // Lower-cased: one table, whatever the case it is named in, takes one lock.
-        let key = format!("{}.{table}", schema.unwrap_or_default()).to_ascii_lowercase();
-        let digest = Sha256::digest(key.as_bytes());
-        let name = format!(
-            "dbgen_{}",
-            digest[..16]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let name = lock_name(self, table).await?;
         let secs = self.mode.lock_timeout.as_secs().max(1) as i64;
         let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
             .bind(&name)
@@ -107,6 +111,16 @@ impl Engine for MySql {
             self.lock_name = Some(name);
         }
         Ok(locked)
+    }
+
+    /// `IS_USED_LOCK` names the session holding the lock, if any.
+    async fn held_by_another(&mut self, table: &str) -> Result<bool, sqlx::Error> {
+        let name = lock_name(self, table).await?;
+        let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)")
+            .bind(name)
+            .fetch_one(&mut *self.conn)
+            .await?;
+        Ok(holder.is_some())
     }
 
     async fn unlock(&mut self, _table: &str) -> Result<(), sqlx::Error> {
@@ -126,6 +140,13 @@ impl Engine for MySql {
         none_if_missing(rows, |e| e.code().as_deref() == Some("42S02"))?
             .map(decode_applied)
             .transpose()
+    }
+
+    async fn execute_affected(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
@@ -187,5 +208,9 @@ impl Engine for MySql {
 
     async fn close(self) {
         self.conn.close().await;
+    }
+
+    async fn close_failed(self) {
+        self.conn.discard().await;
     }
 }

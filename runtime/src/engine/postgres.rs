@@ -140,6 +140,18 @@ impl Engine for Postgres {
         }
     }
 
+    /// Whether another session holds the lock: taken and given back at once when free.
+    async fn held_by_another(&mut self, table: &str) -> Result<bool, sqlx::Error> {
+        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(lock_key(table))
+            .fetch_one(&mut *self.conn)
+            .await?;
+        if free {
+            self.unlock(table).await?;
+        }
+        Ok(!free)
+    }
+
     async fn unlock(&mut self, table: &str) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(lock_key(table))
@@ -156,6 +168,13 @@ impl Engine for Postgres {
         none_if_missing(rows, |e| e.code().as_deref() == Some("42P01"))?
             .map(decode_applied)
             .transpose()
+    }
+
+    async fn execute_affected(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
@@ -186,6 +205,10 @@ impl Engine for Postgres {
 
     async fn close(self) {
         self.conn.close().await;
+    }
+
+    async fn close_failed(self) {
+        self.conn.discard().await;
     }
 
     fn error_position(err: &sqlx::Error) -> Option<usize> {

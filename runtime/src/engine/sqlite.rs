@@ -1,4 +1,5 @@
 use std::str::FromStr;
+use std::time::Duration;
 
 use dbgen_core::{ConnectionSettings, ConnectionTarget};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -60,7 +61,11 @@ impl Engine for Sqlite {
         }
         let options = options
             .create_if_missing(mode.create)
-            .busy_timeout(mode.lock_timeout);
+            // sqlx takes milliseconds as an i32: longer waits are capped (24.8 days).
+            .busy_timeout(
+                mode.lock_timeout
+                    .min(Duration::from_millis(i32::MAX as u64)),
+            );
         let created = (mode.create && file != std::path::Path::new(":memory:") && !file.exists())
             .then(|| file.to_path_buf());
         let conn = Conn::Own(SqliteConnection::connect_with(&options).await?);
@@ -106,14 +111,25 @@ impl Engine for Sqlite {
         Ok(())
     }
 
+    /// A COMMIT refused as busy leaves the transaction (and the write lock) open: it stays
+    /// marked open, so that the run fails and its connection is discarded, not pooled.
     async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("COMMIT").await?;
         self.in_transaction = false;
-        self.execute("COMMIT").await
+        Ok(())
     }
 
     async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("ROLLBACK").await?;
         self.in_transaction = false;
-        self.execute("ROLLBACK").await
+        Ok(())
+    }
+
+    async fn execute_affected(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// A large script runs in pieces of whole statements: in one piece SQLite would take
@@ -170,7 +186,7 @@ impl Engine for Sqlite {
                 .is_ok_and(|objects| objects == 0),
             None => false,
         };
-        self.conn.close().await;
+        self.conn.discard().await;
         if let Some(file) = created.filter(|_| empty) {
             let _ = std::fs::remove_file(&file);
         }
