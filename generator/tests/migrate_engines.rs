@@ -620,13 +620,8 @@ fn slow_sql(engine: Engine) -> &'static str {
     }
 }
 
-fn killed_runner_leaves_no_lock_and_nothing_half_applied(engine: Engine) {
-    let Some(p) = Project::new(engine) else {
-        return;
-    };
-    p.table_migration(1);
-    p.migration(2, "slow", slow_sql(engine), Some("SELECT 1;"));
-    p.table_migration(3);
+/// Starts `migrate latest app`, and kills it with SIGKILL 1.5 s later, while it runs.
+fn kill_latest_while_it_runs(p: &Project, still_running: &str) {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dbgen"))
         .args(["migrate", "latest", "app"])
         .current_dir(p.root())
@@ -636,12 +631,19 @@ fn killed_runner_leaves_no_lock_and_nothing_half_applied(engine: Engine) {
         .spawn()
         .expect("spawn dbgen");
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert!(
-        child.try_wait().expect("poll").is_none(),
-        "the runner should still be in the slow migration"
-    );
+    assert!(child.try_wait().expect("poll").is_none(), "{still_running}");
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
+}
+
+fn killed_runner_leaves_no_lock_and_nothing_half_applied(engine: Engine) {
+    let Some(p) = Project::new(engine) else {
+        return;
+    };
+    p.table_migration(1);
+    p.migration(2, "slow", slow_sql(engine), Some("SELECT 1;"));
+    p.table_migration(3);
+    kill_latest_while_it_runs(&p, "the runner should still be in the slow migration");
 
     match engine {
         Engine::Postgres | Engine::Sqlite => {
@@ -864,21 +866,7 @@ fn postgres_a_killed_runner_releases_its_lock_mid_statement() {
         return;
     };
     p.migration(1, "slow", "SELECT pg_sleep(15);", Some("SELECT 1;"));
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dbgen"))
-        .args(["migrate", "latest", "app"])
-        .current_dir(p.root())
-        .env("APP_DB_URL", &p.db.url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn dbgen");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert!(
-        child.try_wait().expect("poll").is_none(),
-        "still in pg_sleep"
-    );
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    kill_latest_while_it_runs(&p, "still in pg_sleep");
     // The server notices the dead client within a second or two and ends the session.
     p.migration(1, "slow", "SELECT 1;", Some("SELECT 1;"));
     let started = std::time::Instant::now();

@@ -71,24 +71,16 @@ fn without_loopback_tls(
     }
 }
 
-/// Makes the server end this session soon after its client dies, even in the middle of a
-/// statement, so that a killed runner's advisory lock goes with it instead of lasting until
-/// the statement ends: PostgreSQL 14's `client_connection_check_interval` polls the socket
-/// while a statement runs, and TCP keepalives find a peer that vanished without a word.
-async fn die_with_the_client(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    const KEEPALIVES: &str = "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3";
-    // One round trip on PostgreSQL 14 and later. An older server refuses the whole query
-    // (one implicit transaction, rolled back), and then keeps the keepalives only.
-    let all = format!("{KEEPALIVES}; SET client_connection_check_interval = 1000");
-    if sqlx::raw_sql(AssertSqlSafe(all))
-        .execute(&mut *conn)
-        .await
-        .is_err()
-    {
-        sqlx::raw_sql(KEEPALIVES).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
+/// Session settings that make the server end a runner's session soon after its client
+/// dies, even in the middle of a statement, so that a killed runner's advisory lock goes
+/// with it instead of lasting until the statement ends: PostgreSQL 14's
+/// `client_connection_check_interval` polls the socket while a statement runs, and TCP
+/// keepalives find a peer that vanished without a word. Sent with the lock request, only by
+/// a runner that takes the lock on a connection of its own (`status` takes none, and an
+/// application's pooled connection keeps its own settings).
+const DIE_WITH_THE_CLIENT: &str =
+    "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3";
+const CHECK_THE_CLIENT: &str = "SET client_connection_check_interval = 1000";
 
 /// Advisory locks are scoped to the current database, so the table name is the key;
 /// lower-cased as PostgreSQL folds it, so `MyMigs` and `mymigs` (one table) share one lock.
@@ -105,9 +97,7 @@ impl Engine for Postgres {
     async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error> {
         let conn = match source {
             Source::Settings(settings) => {
-                let mut conn = PgConnection::connect_with(&connect_options(settings)?).await?;
-                die_with_the_client(&mut conn).await?;
-                Conn::Own(conn)
+                Conn::Own(PgConnection::connect_with(&connect_options(settings)?).await?)
             }
             Source::Pool(Pool::Postgres(pool)) => Conn::pooled(pool.acquire().await?),
             #[allow(unreachable_patterns)]
@@ -123,9 +113,26 @@ impl Engine for Postgres {
             ms if ms > i32::MAX as u128 => 0,
             ms => ms,
         };
-        sqlx::raw_sql(AssertSqlSafe(format!("SET lock_timeout = {ms}")))
-            .execute(&mut *self.conn)
-            .await?;
+        let set_timeout = format!("SET lock_timeout = {ms}");
+        if matches!(self.conn, Conn::Own(_)) {
+            // One round trip on PostgreSQL 14 and later. An older server refuses the whole
+            // query (one implicit transaction, rolled back): it keeps the keepalives only.
+            let all = format!("{set_timeout}; {DIE_WITH_THE_CLIENT}; {CHECK_THE_CLIENT}");
+            if sqlx::raw_sql(AssertSqlSafe(all))
+                .execute(&mut *self.conn)
+                .await
+                .is_err()
+            {
+                let older = format!("{set_timeout}; {DIE_WITH_THE_CLIENT}");
+                sqlx::raw_sql(AssertSqlSafe(older))
+                    .execute(&mut *self.conn)
+                    .await?;
+            }
+        } else {
+            sqlx::raw_sql(AssertSqlSafe(set_timeout))
+                .execute(&mut *self.conn)
+                .await?;
+        }
         let locked = sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(lock_key(table))
             .execute(&mut *self.conn)
@@ -219,5 +226,16 @@ impl Engine for Postgres {
             PgErrorPosition::Original(offset) => Some(offset),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lock_key;
+
+    #[test]
+    fn one_table_one_lock_whatever_its_case() {
+        assert_eq!(lock_key("MyMigs"), lock_key("mymigs"));
+        assert_ne!(lock_key("mymigs"), lock_key("dbgen_migrations"));
     }
 }
