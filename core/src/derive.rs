@@ -29,8 +29,9 @@ pub struct DerivedProject {
     pub databases_dir: PathBuf,
     /// For each variant in order, the index in `project.databases` of the database it names.
     pub variants: Vec<usize>,
-    /// The config files read (every `database.toml`, and `dbgen.toml` when present): the
-    /// derive includes them so that editing one rebuilds the application.
+    /// The config files read (every `database.toml`, diesel's `metadata.toml`s, and
+    /// `dbgen.toml` when present): the derive includes them so that editing one rebuilds
+    /// the application.
     pub config_files: Vec<PathBuf>,
 }
 
@@ -121,6 +122,15 @@ pub fn derive_project(
                 .join(DATABASE_CONFIG_FILE)
         })
         .collect();
+    // diesel's metadata.toml decides how a migration runs, like a config file.
+    config_files.extend(
+        project
+            .databases
+            .iter()
+            .flat_map(|db| db.migrations.iter())
+            .filter_map(|m| m.metadata_path())
+            .map(|path| root.join(path)),
+    );
     let top = root.join(CONFIG_FILE);
     if top.is_file() {
         config_files.push(top);

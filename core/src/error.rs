@@ -133,6 +133,21 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// Several files of a migrations folder break its rules: every one is listed, so that a
+    /// folder is fixed in one pass.
+    #[error(
+        "{} migration files in {} break a rule (nothing was run); fix each:{}",
+        problems.len(),
+        folder.display(),
+        problems.iter().map(|(path, reason)| format!("\n  {}: {reason}", path.display())).collect::<String>()
+    )]
+    BadMigrationFiles {
+        /// The migrations folder, relative to the project root.
+        folder: PathBuf,
+        /// Each file (relative to the project root) and the rule it breaks, in name order.
+        problems: Vec<(PathBuf, String)>,
+    },
+
     /// Two migrations of one database have the same version.
     #[error(
         "duplicate migration version {version} in database `{database}`: {} and {} (give one of them a new version)",

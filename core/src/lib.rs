@@ -39,9 +39,10 @@ pub use loader::{
     database_dir, find_project_root, load_project, load_project_with,
 };
 pub use migration::{
-    EmbeddedScripts, Migration, MigrationFileName, MigrationsFolder, NO_TRANSACTION_MARKER,
-    ScriptSource, is_blank_script, is_no_transaction, migration_file_name,
-    parse_migration_file_name, validate_migration_slug,
+    EmbeddedScripts, Layout, MIGRATION_FORMS, Migration, MigrationFileName, MigrationsFolder,
+    NO_TRANSACTION_MARKER, SQLX_NO_TRANSACTION_MARKER, ScriptFile, ScriptSource, is_blank_script,
+    is_no_transaction, migration_file_name, parse_migration_file_name, parse_migration_folder_name,
+    validate_migration_slug,
 };
 pub use name::{DatabaseName, RESERVED_NAMES, check_name_collisions, known_databases_message};
 pub use placeholder::{original_offset, resolve_placeholders, substitute_placeholders};

@@ -1,7 +1,6 @@
 //! The one reader of a project's tree, shared by the derive and the `dbgen` binary.
 
 use std::borrow::Cow;
-use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +11,8 @@ use crate::files::{
     visit_scripts,
 };
 use crate::migration::{
-    MigrationsFolder, ScriptSource, migration_file_name, parse_migration_file_name,
+    Layout, MIGRATION_FORMS, MigrationsFolder, ScriptFile, ScriptSource, parse_migration_file_name,
+    parse_migration_folder_name,
 };
 use crate::name::{Clash, DatabaseName};
 use crate::{
@@ -272,23 +272,18 @@ fn bad_file(root: &Path, path: &Path, reason: &str) -> Error {
     }
 }
 
-/// A down file as the loader lists it, until it is matched with its up file.
-struct DownFile {
-    version: i64,
-    version_digits: u16,
-    slug: Box<str>,
-}
-
-/// The checked entries of a migrations folder: a migration per up file, in version order (the
-/// checksums not yet computed), and the down files.
+/// The checked entries of a migrations folder: a migration per up script, in version
+/// order (the checksums not yet computed), and every rule broken, by file.
 struct Listing {
     ups: Vec<Migration>,
-    downs: Vec<DownFile>,
+    problems: Vec<(String, String)>,
 }
 
-/// Loads `dir` as a migrations folder: every entry but dotfiles must be a migration file.
+/// Loads `dir` as a migrations folder: every entry but dotfiles must be a migration in one
+/// of the forms of [`crate::MIGRATION_FORMS`]; every file that breaks a rule is reported at
+/// once.
 ///
-/// Every name is checked before any file is read. Only up scripts are read, each once, for
+/// Every name is checked before any script is read. Only up scripts are read, each once, for
 /// its checksum; no script is kept (they are read again when they run), so memory grows with
 /// the number of migrations, not with their SQL.
 pub(crate) fn load_migrations(
@@ -301,56 +296,51 @@ pub(crate) fn load_migrations(
         shown: relative(&tree.root, dir).into_owned(),
         project: tree.real.clone(),
     });
-    let Listing { mut ups, downs } = list_migrations(tree, &folder)?;
-    let down_path = |d: &DownFile| {
-        let file = migration_file_name(d.version, d.version_digits, &d.slug, false);
-        format!("{}/{file}", folder.shown)
-    };
-    let up_duplicate = ups
-        .windows(2)
-        .find(|w| w[0].version == w[1].version)
-        .map(|w| (w[0].version, w[0].up_path().into(), w[1].up_path().into()));
-    let down_duplicate = downs
-        .windows(2)
-        .find(|w| w[0].version == w[1].version)
-        .map(|w| (w[0].version, down_path(&w[0]), down_path(&w[1])));
-    // Of several duplicates, the lowest version is reported.
-    if let Some((version, first, second)) = up_duplicate
-        .into_iter()
-        .chain(down_duplicate)
-        .min_by_key(|(version, _, _)| *version)
+    let Listing {
+        mut ups,
+        mut problems,
+    } = list_migrations(tree, &folder)?;
+    let mut duplicates = Vec::new();
+    for pair in ups.windows(2).filter(|w| w[0].version == w[1].version) {
+        duplicates.push((pair[0].version, pair[0].up_path(), pair[1].up_path()));
+        problems.push((
+            pair[1].file_name(true),
+            format!(
+                "its version {} is also that of {}: give one of them another version",
+                pair[1].version,
+                pair[0].file_name(true)
+            ),
+        ));
+    }
+    if problems.len() == 1
+        && let [(version, first, second)] = duplicates.as_slice()
     {
         return Err(Error::DuplicateVersion {
             database: database.to_string(),
-            version,
-            first: first.into(),
-            second: second.into(),
+            version: *version,
+            first: PathBuf::from(first.as_ref()),
+            second: PathBuf::from(second.as_ref()),
         });
     }
-    for down in &downs {
-        let up = ups
-            .binary_search_by_key(&down.version, |m| m.version)
-            .ok()
-            .map(|i| &mut ups[i])
-            .filter(|up| up.name == *down.slug);
-        match up.map(|up| &mut up.source) {
-            Some(ScriptSource::Files {
-                version_digits,
-                has_down,
-                ..
-            }) if *version_digits == down.version_digits => *has_down = true,
-            _ => {
-                let up = migration_file_name(down.version, down.version_digits, &down.slug, true);
-                return Err(Error::BadFile {
-                    path: down_path(down).into(),
-                    reason: format!(
-                        "this down file has no up file ({up}): add it, or rename the down file to match its up file"
-                    ),
-                });
-            }
+    match problems.len() {
+        0 => {}
+        1 => {
+            let (file, reason) = problems.remove(0);
+            return Err(bad_file(&tree.root, &folder.path.join(file), &reason));
+        }
+        _ => {
+            problems.sort();
+            return Err(Error::BadMigrationFiles {
+                folder: PathBuf::from(&folder.shown),
+                problems: problems
+                    .into_iter()
+                    .map(|(file, reason)| {
+                        (PathBuf::from(format!("{}/{file}", folder.shown)), reason)
+                    })
+                    .collect(),
+            });
         }
     }
-    drop(downs);
     visit_scripts(
         tree,
         &mut ups,
@@ -360,73 +350,184 @@ pub(crate) fn load_migrations(
     Ok(ups)
 }
 
-/// Lists and checks a migrations folder's names. A bad entry is reported after the listing,
-/// the first in name order, so that the error does not depend on the file system's order.
+/// A migration read from a migrations folder, its checksum not yet computed.
+fn listed(
+    folder: &Arc<MigrationsFolder>,
+    (version, name, stem): (i64, &str, &str),
+    layout: Layout,
+    no_transaction: bool,
+) -> Migration {
+    Migration {
+        version,
+        name: Cow::Owned(name.to_owned()),
+        checksum: Checksum([0; 32]),
+        source: ScriptSource::Files {
+            folder: Arc::clone(folder),
+            stem: stem.into(),
+            layout,
+            has_down: false,
+        },
+        no_transaction,
+    }
+}
+
+/// Lists and checks a migrations folder's names, and reads diesel's `metadata.toml`s.
+/// Problems are collected, not returned at the first, so that every one is reported.
 fn list_migrations(tree: &Tree, folder: &Arc<MigrationsFolder>) -> Result<Listing, Error> {
-    let (mut ups, mut downs) = (Vec::new(), Vec::new());
-    let mut first_bad: Option<(String, String)> = None;
+    let (mut ups, mut downs, mut problems) = (Vec::new(), Vec::new(), Vec::new());
+    let mut folders = Vec::new();
     for_each_entry(tree, &folder.path, |name, kind| {
-        if first_bad
-            .as_ref()
-            .is_some_and(|(bad, _)| bad.as_str() < name)
-        {
-            return Ok(());
-        }
-        let parsed = match kind {
-            Kind::File => parse_migration_file_name(name),
-            Kind::Dir => Err("folders inside migrations/ are not read: move its files up into migrations/ or remove it".to_string()),
-            Kind::Refused(reason) => Err(reason),
-        };
-        let parsed = match parsed {
-            Ok(parsed) => parsed,
-            Err(reason) => {
-                first_bad = Some((name.to_string(), reason));
-                return Ok(());
-            }
-        };
-        // The digits as written: `0001` is version 1, and its file is found again by them.
-        let version_digits = u16::try_from(name.find('_').unwrap_or_default()).unwrap_or(u16::MAX);
-        if parsed.is_up {
-            ups.push(Migration {
-                version: parsed.version,
-                name: Cow::Owned(parsed.name.to_owned()),
-                checksum: Checksum([0; 32]),
-                source: ScriptSource::Files {
-                    folder: Arc::clone(folder),
-                    version_digits,
-                    has_down: false,
+        match kind {
+            Kind::File => match parse_migration_file_name(name) {
+                Ok(parsed) => match parsed.script {
+                    ScriptFile::Up | ScriptFile::Single => {
+                        let layout = match parsed.script {
+                            ScriptFile::Up => Layout::UpDown,
+                            _ => Layout::Single,
+                        };
+                        ups.push(listed(
+                            folder,
+                            (parsed.version, parsed.name, parsed.stem),
+                            layout,
+                            false,
+                        ));
+                    }
+                    ScriptFile::Down => downs.push(parsed.stem.to_string()),
                 },
-            });
-        } else {
-            downs.push(DownFile {
-                version: parsed.version,
-                version_digits,
-                slug: parsed.name.into(),
-            });
+                Err(reason) => problems.push((name.to_string(), reason)),
+            },
+            Kind::Dir => folders.push(name.to_string()),
+            Kind::Refused(reason) => problems.push((name.to_string(), reason)),
         }
         Ok(())
     })?;
-    if let Some((name, reason)) = first_bad {
-        return Err(bad_file(&tree.root, &folder.path.join(name), &reason));
+    for name in folders {
+        match migration_folder(tree, folder, &name)? {
+            Ok(migration) => ups.push(migration),
+            Err(problem) => problems.push(problem),
+        }
     }
     // In name order within a version, so that of two files with one version the first in
-    // name order is reported first: `01_a` comes before `1_a`, more leading zeros first.
+    // name order is reported first: `01_a` comes before `1_a`.
     ups.sort_unstable_by(|a, b| {
-        let digits = |m: &Migration| match m.source {
-            ScriptSource::Files { version_digits, .. } => version_digits,
-            ScriptSource::Embedded(_) => 0,
-        };
-        (a.version, Reverse(digits(a)), &a.name).cmp(&(b.version, Reverse(digits(b)), &b.name))
+        (a.version, a.file_name(true)).cmp(&(b.version, b.file_name(true)))
     });
-    downs.sort_unstable_by(|a, b| {
-        (a.version, Reverse(a.version_digits), &a.slug).cmp(&(
-            b.version,
-            Reverse(b.version_digits),
-            &b.slug,
-        ))
-    });
+    for down in downs {
+        let owner = ups.iter_mut().find(|m| {
+            matches!(&m.source, ScriptSource::Files { stem, layout: Layout::UpDown | Layout::Single, .. } if **stem == *down)
+        });
+        match owner.map(|m| &mut m.source) {
+            Some(ScriptSource::Files {
+                layout: Layout::UpDown,
+                has_down,
+                ..
+            }) => *has_down = true,
+            Some(_) => problems.push((
+                format!("{down}.down.sql"),
+                format!(
+                    "its up script is {down}.sql, which pairs with no down file: rename that one to {down}.up.sql"
+                ),
+            )),
+            None => problems.push((
+                format!("{down}.down.sql"),
+                format!(
+                    "this down file has no up file ({down}.up.sql): add it, or rename the down file to match its up file"
+                ),
+            )),
+        }
+    }
     ups.shrink_to_fit();
-    Ok(Listing { ups, downs })
+    Ok(Listing { ups, problems })
+}
+
+/// A migration in diesel's form: the folder `name` holding `up.sql`, maybe `down.sql`, and
+/// maybe `metadata.toml`. `Ok(Err(..))` is a broken rule, to be listed with the others.
+fn migration_folder(
+    tree: &Tree,
+    folder: &Arc<MigrationsFolder>,
+    name: &str,
+) -> Result<Result<Migration, (String, String)>, Error> {
+    let (version, slug) = match parse_migration_folder_name(name) {
+        Ok(parsed) => parsed,
+        Err(reason) => return Ok(Err((format!("{name}/"), reason))),
+    };
+    let dir = folder.path.join(name);
+    let (mut up, mut down, mut metadata) = (false, false, false);
+    let mut problem = None;
+    for_each_entry(tree, &dir, |file, kind| {
+        match (file, kind) {
+            ("up.sql", Kind::File) => up = true,
+            ("down.sql", Kind::File) => down = true,
+            ("metadata.toml", Kind::File) => metadata = true,
+            (_, Kind::Refused(reason)) => {
+                problem.get_or_insert((format!("{name}/{file}"), reason));
+            }
+            _ => {
+                problem.get_or_insert((
+                    format!("{name}/{file}"),
+                    "a migration folder holds only up.sql, down.sql and metadata.toml (diesel's form): move it elsewhere".to_string(),
+                ));
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(problem) = problem {
+        return Ok(Err(problem));
+    }
+    if !up {
+        return Ok(Err((
+            format!("{name}/"),
+            if down {
+                "this migration folder has down.sql but no up.sql: add up.sql".to_string()
+            } else {
+                format!(
+                    "a folder in migrations/ is a migration in diesel's form and needs up.sql (and an optional down.sql); {MIGRATION_FORMS}"
+                )
+            },
+        )));
+    }
+    let no_transaction = if metadata {
+        let path = dir.join("metadata.toml");
+        let shown = relative(&tree.root, &path);
+        let text = read_text(&tree.real, &shown, &path, Seen::Listed)?;
+        match diesel_run_in_transaction(&text) {
+            Ok(run_in_transaction) => !run_in_transaction,
+            Err(reason) => return Ok(Err((format!("{name}/metadata.toml"), reason))),
+        }
+    } else {
+        false
+    };
+    let mut migration = listed(
+        folder,
+        (version, slug, name),
+        Layout::Folder { metadata },
+        no_transaction,
+    );
+    if let ScriptSource::Files { has_down, .. } = &mut migration.source {
+        *has_down = down;
+    }
+    Ok(Ok(migration))
+}
+
+/// diesel's `metadata.toml`: `run_in_transaction = true | false` (default true).
+fn diesel_run_in_transaction(text: &str) -> Result<bool, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Metadata {
+        #[serde(default = "yes")]
+        run_in_transaction: bool,
+    }
+    fn yes() -> bool {
+        true
+    }
+    toml::from_str::<Metadata>(text)
+        .map(|m| m.run_in_transaction)
+        .map_err(|e| {
+            format!(
+                "not a diesel metadata.toml ({}): it may hold only `run_in_transaction = false` or `= true`",
+                e.message()
+            )
+        })
 }
 
 /// Loads `dir` as a seeds folder: `*.sql` files, in lexical order.

@@ -1,4 +1,10 @@
-//! Migration files: `<version>_<slug>.up.sql` with an optional `<version>_<slug>.down.sql`.
+//! Migration files, in the forms dbgen reads as they are:
+//!
+//! - `<version>_<name>.up.sql` with an optional `<version>_<name>.down.sql` (dbgen's own form,
+//!   and sqlx's reversible one);
+//! - `<version>_<name>.sql` (sqlx's simple form, irreversible);
+//! - a folder `<version>_<name>/` holding `up.sql`, an optional `down.sql` and an optional
+//!   `metadata.toml` (diesel's form; the version may hold `-`: `2018-01-14-171611`).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -9,8 +15,11 @@ use crate::{Checksum, Error};
 
 /// A first line that makes a migration run outside any transaction.
 pub const NO_TRANSACTION_MARKER: &str = "-- dbgen:no-transaction";
+/// sqlx's spelling of [`NO_TRANSACTION_MARKER`], read the same way.
+pub const SQLX_NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 
-const PATTERN: &str = "expected <version>_<name>.up.sql or <version>_<name>.down.sql, where <version> is digits (e.g. 20250823075842) and <name> is a-z, 0-9 and _";
+/// The forms a migrations folder may hold, for messages.
+pub const MIGRATION_FORMS: &str = "migration files are <version>_<name>.up.sql with an optional <version>_<name>.down.sql, <version>_<name>.sql (irreversible), or a folder <version>_<name>/ holding up.sql and an optional down.sql (diesel); <version> is digits, e.g. 20250823075842";
 
 /// One migration of one database, as loaded from disk or embedded by the derive.
 ///
@@ -26,6 +35,9 @@ pub struct Migration {
     pub checksum: Checksum,
     /// Where its scripts are read from when they run.
     pub source: ScriptSource,
+    /// Both scripts run outside any transaction whatever their first line says: diesel's
+    /// `metadata.toml` with `run_in_transaction = false`.
+    pub no_transaction: bool,
 }
 
 /// Where a migration's scripts are.
@@ -34,16 +46,44 @@ pub enum ScriptSource {
     /// Compiled into the application by `#[derive(Databases)]`.
     Embedded(&'static EmbeddedScripts),
     /// Files of a migrations folder, read when they run, so that a project of 10,000
-    /// migrations is not held in memory at once. The file names are rebuilt from the version
-    /// (written with `version_digits` digits: `0001_x.up.sql`) and the name.
+    /// migrations is not held in memory at once.
     Files {
         /// The migrations folder holding them.
         folder: Arc<MigrationsFolder>,
-        /// How many digits the version is written with in the file names.
-        version_digits: u16,
+        /// The file name without its ending, or the folder's name: `0001_initial_schema`.
+        stem: Box<str>,
+        /// How its files are laid out.
+        layout: Layout,
         /// Whether a down script exists (else the migration is irreversible).
         has_down: bool,
     },
+}
+
+/// How a migration's files are laid out in its migrations folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `<stem>.up.sql`, and `<stem>.down.sql` when reversible.
+    UpDown,
+    /// `<stem>.sql`, irreversible (sqlx's simple form).
+    Single,
+    /// `<stem>/up.sql`, `<stem>/down.sql` and maybe `<stem>/metadata.toml` (diesel's form).
+    Folder {
+        /// Whether `metadata.toml` is there (the derive includes it, so editing it rebuilds).
+        metadata: bool,
+    },
+}
+
+impl Layout {
+    /// The path of the up (`up = true`) or down script under the migrations folder.
+    pub fn script_path(self, stem: &str, up: bool) -> String {
+        match (self, up) {
+            (Layout::UpDown, true) => format!("{stem}.up.sql"),
+            (Layout::UpDown | Layout::Single, false) => format!("{stem}.down.sql"),
+            (Layout::Single, true) => format!("{stem}.sql"),
+            (Layout::Folder { .. }, true) => format!("{stem}/up.sql"),
+            (Layout::Folder { .. }, false) => format!("{stem}/down.sql"),
+        }
+    }
 }
 
 /// The scripts of an embedded migration, and the paths they were read from.
@@ -95,23 +135,44 @@ impl Migration {
         self.is_reversible().then(|| self.path(false))
     }
 
+    /// The `metadata.toml` of a migration in diesel's form, relative to the project root.
+    pub fn metadata_path(&self) -> Option<String> {
+        match &self.source {
+            ScriptSource::Files {
+                folder,
+                stem,
+                layout: Layout::Folder { metadata: true },
+                ..
+            } => Some(format!("{}/{stem}/metadata.toml", folder.shown)),
+            _ => None,
+        }
+    }
+
+    /// Whether `script` (one of this migration's) runs outside any transaction: its first
+    /// line says so, or its `metadata.toml` does.
+    pub fn runs_outside_transaction(&self, script: &str) -> bool {
+        self.no_transaction || is_no_transaction(script)
+    }
+
     fn path(&self, up: bool) -> Cow<'static, str> {
         match &self.source {
             ScriptSource::Embedded(s) if up => Cow::Borrowed(s.up_path),
             ScriptSource::Embedded(s) => Cow::Borrowed(s.down_path.unwrap_or_default()),
-            ScriptSource::Files { folder, .. } => {
-                Cow::Owned(format!("{}/{}", folder.shown, self.file_name(up)))
-            }
+            ScriptSource::Files {
+                folder,
+                stem,
+                layout,
+                ..
+            } => Cow::Owned(format!("{}/{}", folder.shown, layout.script_path(stem, up))),
         }
     }
 
-    /// `0001_initial_schema.up.sql`, as the file is named on disk.
+    /// `0001_initial_schema.up.sql`, as the file is named under its migrations folder.
     pub(crate) fn file_name(&self, up: bool) -> String {
-        let digits = match &self.source {
-            ScriptSource::Files { version_digits, .. } => *version_digits,
-            ScriptSource::Embedded(_) => 0,
-        };
-        migration_file_name(self.version, digits, &self.name, up)
+        match &self.source {
+            ScriptSource::Files { stem, layout, .. } => layout.script_path(stem, up),
+            ScriptSource::Embedded(_) => migration_file_name(self.version, 0, &self.name, up),
+        }
     }
 
     /// The up script. A file is read now and must still be what was loaded: a file changed
@@ -165,41 +226,115 @@ pub fn migration_file_name(version: i64, digits: u16, name: &str, up: bool) -> S
 pub struct MigrationFileName<'a> {
     /// The version: `20250823075842`.
     pub version: i64,
-    /// The slug after the version: `initial_schema`.
+    /// The name after the version: `initial_schema`.
     pub name: &'a str,
-    /// An up script (`.up.sql`), else a down script (`.down.sql`).
-    pub is_up: bool,
+    /// The file name without its ending: `20250823075842_initial_schema`.
+    pub stem: &'a str,
+    /// Which script the file holds.
+    pub script: ScriptFile,
 }
 
-/// Parses a file name from `migrations/`; the error says which rule it breaks.
+/// Which script a migration file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptFile {
+    /// `.up.sql`
+    Up,
+    /// `.down.sql`
+    Down,
+    /// `.sql`: the up script of an irreversible migration.
+    Single,
+}
+
+/// Parses a file name from `migrations/`; the error says which rule it breaks and, where
+/// one can be made, the name that would fix it.
 pub fn parse_migration_file_name(file_name: &str) -> Result<MigrationFileName<'_>, String> {
-    let (stem, is_up) = if let Some(stem) = file_name.strip_suffix(".up.sql") {
-        (stem, true)
+    let (stem, script, ending) = if let Some(stem) = file_name.strip_suffix(".up.sql") {
+        (stem, ScriptFile::Up, ".up.sql")
     } else if let Some(stem) = file_name.strip_suffix(".down.sql") {
-        (stem, false)
+        (stem, ScriptFile::Down, ".down.sql")
+    } else if let Some(stem) = file_name.strip_suffix(".sql") {
+        (stem, ScriptFile::Single, ".sql")
     } else {
-        return Err(format!("not a migration file; {PATTERN}"));
+        return Err(not_sql(file_name));
     };
-    let Some((version, name)) = stem.split_once('_') else {
-        return Err(format!("no `_` between version and name; {PATTERN}"));
-    };
-    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("version {version:?} is not all digits; {PATTERN}"));
-    }
-    let version: i64 = version
-        .parse()
-        .map_err(|_| format!("version {version} does not fit a 64-bit integer; {PATTERN}"))?;
-    if version == 0 {
-        return Err(format!(
-            "version 0 is reserved (`--to 0` means before every migration); {PATTERN}"
-        ));
-    }
-    validate_migration_slug(name).map_err(|e| format!("{e}; {PATTERN}"))?;
+    let (version, name) = parse_stem(stem, false, ending)?;
     Ok(MigrationFileName {
         version,
         name,
-        is_up,
+        stem,
+        script,
     })
+}
+
+/// Parses the name of a migration folder in diesel's form, `2018-01-14-171611_create_users`,
+/// as diesel does: the version is the part before the first `_` with every `-` left out.
+pub fn parse_migration_folder_name(folder_name: &str) -> Result<(i64, &str), String> {
+    parse_stem(folder_name, true, "/")
+}
+
+/// What to do with a file that is not SQL: JavaScript is knex's, to be ported.
+fn not_sql(file_name: &str) -> String {
+    let stem = [".js", ".ts", ".cjs", ".mjs"]
+        .iter()
+        .find_map(|ending| file_name.strip_suffix(ending));
+    match stem {
+        Some(stem) if parse_stem(stem, false, "").is_ok() => format!(
+            "dbgen runs SQL, not JavaScript: port this migration to {stem}.up.sql and {stem}.down.sql (the same version keeps knex's history adoptable), then remove it"
+        ),
+        _ => format!(
+            "not a migration file: only migrations belong in migrations/, so move it elsewhere; {MIGRATION_FORMS}"
+        ),
+    }
+}
+
+/// Splits `<version>_<name>`; `dashes` lets the version hold `-` (diesel), and `ending` is
+/// what follows the stem in the name (for the suggested rename).
+fn parse_stem<'a>(stem: &'a str, dashes: bool, ending: &str) -> Result<(i64, &'a str), String> {
+    let example = "20250823075842";
+    let Some((version, name)) = stem.split_once('_') else {
+        return Err(
+            if !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()) {
+                format!("it has a version but no name: rename it to {stem}_<name>{ending}")
+            } else {
+                format!(
+                    "it has no version: rename it to <version>_{stem}{ending}, e.g. {example}_{stem}{ending} (`dbgen migrate make` uses the UTC time), choosing a version that keeps the migrations in the order they must run"
+                )
+            },
+        );
+    };
+    if !version.bytes().any(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "it has no version: rename it to <version>_{stem}{ending}, e.g. {example}_{stem}{ending} (`dbgen migrate make` uses the UTC time), choosing a version that keeps the migrations in the order they must run"
+        ));
+    }
+    let digits: Cow<'_, str> = if dashes {
+        Cow::Owned(version.replace('-', ""))
+    } else {
+        Cow::Borrowed(version)
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let allowed = if dashes { "digits and -" } else { "digits" };
+        return Err(format!(
+            "its version {version:?} is not all {allowed}: rename it to <version>_{stem}{ending}, e.g. {example}_{stem}{ending}"
+        ));
+    }
+    let version: i64 = digits.parse().map_err(|_| {
+        format!(
+            "its version {version} does not fit a 64-bit integer (at most 18 digits): shorten it"
+        )
+    })?;
+    if name.is_empty() {
+        return Err(format!(
+            "its name is empty: rename it to {}_<name>{ending}",
+            &stem[..stem.len() - 1]
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "its name contains the control character {c:?}: rename it"
+        ));
+    }
+    Ok((version, name))
 }
 
 /// A migration's name: `[a-z0-9_]+`.
@@ -218,14 +353,16 @@ pub fn validate_migration_slug(name: &str) -> Result<(), String> {
     }
 }
 
-/// Whether a script opts out of transactions with [`NO_TRANSACTION_MARKER`] on its first line.
+/// Whether a script opts out of transactions with [`NO_TRANSACTION_MARKER`] (or sqlx's
+/// [`SQLX_NO_TRANSACTION_MARKER`]) on its first line.
 pub fn is_no_transaction(script: &str) -> bool {
     let first = script
         .trim_start_matches('\u{feff}')
         .lines()
         .next()
-        .unwrap_or("");
-    first.trim_end() == NO_TRANSACTION_MARKER
+        .unwrap_or("")
+        .trim_end();
+    first == NO_TRANSACTION_MARKER || first == SQLX_NO_TRANSACTION_MARKER
 }
 
 /// Whether a script holds no statement: only whitespace and `--` comment lines (31 of
@@ -255,19 +392,38 @@ mod tests {
     }
 
     #[test]
-    fn parses_up_and_down_names() {
+    fn parses_every_file_form() {
         let up = parse_migration_file_name("20250823075842_initial_schema.up.sql").unwrap();
         assert_eq!(
             up,
             MigrationFileName {
                 version: 20250823075842,
                 name: "initial_schema",
-                is_up: true
+                stem: "20250823075842_initial_schema",
+                script: ScriptFile::Up,
             }
         );
         let down = parse_migration_file_name("1_a.down.sql").unwrap();
-        assert!(!down.is_up);
-        assert_eq!(down.version, 1);
+        assert_eq!((down.version, down.script), (1, ScriptFile::Down));
+        // sqlx's simple form, version 0, hyphens and capitals (sqlx takes any description).
+        let single = parse_migration_file_name("0_Create-Store.sql").unwrap();
+        assert_eq!(
+            (single.version, single.name, single.script),
+            (0, "Create-Store", ScriptFile::Single)
+        );
+    }
+
+    #[test]
+    fn diesel_folder_versions_leave_out_dashes() {
+        assert_eq!(
+            parse_migration_folder_name("2018-01-14-171611_create_tables").unwrap(),
+            (20180114171611, "create_tables")
+        );
+        assert_eq!(
+            parse_migration_folder_name("00000000000000_diesel_initial_setup").unwrap(),
+            (0, "diesel_initial_setup")
+        );
+        assert!(parse_migration_folder_name("2018-01-xx_a").is_err());
     }
 
     #[test]
@@ -278,28 +434,49 @@ mod tests {
         );
         assert_eq!(migration_file_name(1, 4, "x", false), "0001_x.down.sql");
         let parsed = parse_migration_file_name("0001_x.down.sql").unwrap();
-        assert_eq!((parsed.version, parsed.name, parsed.is_up), (1, "x", false));
+        assert_eq!(
+            (parsed.version, parsed.name, parsed.script),
+            (1, "x", ScriptFile::Down)
+        );
     }
 
     #[test]
-    fn each_broken_rule_is_named() {
+    fn each_broken_rule_is_named_with_its_fix() {
         let cases = [
-            ("20250823075842_initial.sql", "not a migration file"),
             ("README.md", "not a migration file"),
-            ("20250823075842.up.sql", "no `_`"),
-            ("2025a_x.up.sql", "not all digits"),
-            ("_x.up.sql", "not all digits"),
+            (
+                "20250823075842_initial.js",
+                "port this migration to 20250823075842_initial.up.sql",
+            ),
+            (
+                "20250823075842.up.sql",
+                "rename it to 20250823075842_<name>.up.sql",
+            ),
+            ("2025a_x.up.sql", "rename it to <version>_2025a_x.up.sql"),
+            (
+                "create_users.sql",
+                "rename it to <version>_create_users.sql",
+            ),
+            ("_x.up.sql", "it has no version"),
             ("99999999999999999999_x.up.sql", "does not fit"),
-            ("0_x.up.sql", "reserved"),
-            ("1_Initial.up.sql", "contains 'I'"),
-            ("1_add-users.up.sql", "contains '-'"),
-            ("1_.up.sql", "empty"),
+            ("1_.up.sql", "rename it to 1_<name>.up.sql"),
+            ("1_a\tb.sql", "control character"),
         ];
         for (file, reason) in cases {
             let err = parse_migration_file_name(file).unwrap_err();
             assert!(err.contains(reason), "{file}: {err}");
-            assert!(err.contains("<version>_<name>.up.sql"), "{file}: {err}");
         }
+    }
+
+    #[test]
+    fn layouts_name_their_scripts() {
+        assert_eq!(Layout::UpDown.script_path("1_a", false), "1_a.down.sql");
+        assert_eq!(Layout::Single.script_path("1_a", true), "1_a.sql");
+        let folder = Layout::Folder { metadata: false };
+        assert_eq!(
+            folder.script_path("2018-01-14-171611_a", true),
+            "2018-01-14-171611_a/up.sql"
+        );
     }
 
     #[test]
@@ -312,6 +489,9 @@ mod tests {
             "CREATE TABLE t (id int);\n-- dbgen:no-transaction\n"
         ));
         assert!(!is_no_transaction("-- dbgen:no-transactions\n"));
+        // sqlx's marker.
+        assert!(is_no_transaction("-- no-transaction\nCREATE DATABASE x;"));
+        assert!(!is_no_transaction("-- no-transactions\n"));
         assert!(!is_no_transaction(""));
     }
 }

@@ -399,29 +399,72 @@ fn with_migration_file(file: &str, contents: &[u8]) -> TempDir {
 fn a_non_migration_file_in_migrations_is_an_error() {
     for (file, rule) in [
         ("README.md", "not a migration file"),
-        ("x.sql", "not a migration file"),
-        ("20250823075842_initial.sql", "not a migration file"),
-        ("1_A.up.sql", "contains 'A'"),
-        ("1_add-users.up.sql", "contains '-'"),
-        ("abc_x.up.sql", "not all digits"),
-        ("2.up.sql", "no `_`"),
-        ("0_zero.up.sql", "reserved"),
+        ("x.sql", "rename it to <version>_x.sql"),
+        ("abc_x.up.sql", "it has no version"),
+        ("2025a_x.up.sql", "not all digits"),
+        ("2.up.sql", "rename it to 2_<name>.up.sql"),
+        ("1_initial.js", "port this migration to 1_initial.up.sql"),
     ] {
         let dir = with_migration_file(file, b"SELECT 1;");
         let err = load_err(dir.path());
-        assert_mentions(
-            &err,
-            &[
-                &format!("database/a/migrations/{file}"),
-                rule,
-                "<version>_<name>.up.sql",
-            ],
-        );
+        assert_mentions(&err, &[&format!("database/a/migrations/{file}"), rule]);
     }
 }
 
 #[test]
-fn a_folder_in_migrations_is_an_error() {
+fn sqlx_and_diesel_names_load_as_they_are() {
+    for (file, version, name) in [
+        ("20250823075842_initial.sql", 20250823075842, "initial"),
+        ("2_A.up.sql", 2, "A"),
+        ("3_add-users.up.sql", 3, "add-users"),
+        ("0_zero.up.sql", 0, "zero"),
+    ] {
+        let dir = with_migration_file(file, b"SELECT 1;");
+        let project = load_project(dir.path()).unwrap();
+        let m = project.databases[0]
+            .migrations
+            .iter()
+            .find(|m| m.name != "ok")
+            .unwrap();
+        assert_eq!((m.version, m.name.as_ref()), (version, name), "{file}");
+        assert_eq!(m.up_path(), format!("database/a/migrations/{file}"));
+        assert_eq!(m.up_script().unwrap(), "SELECT 1;");
+    }
+}
+
+#[test]
+fn every_bad_file_of_a_folder_is_listed_at_once() {
+    let dir = project();
+    sqlite_db(dir.path(), "a");
+    for file in ["notes.txt", "create_users.sql", "3_c.down.sql", "7_.sql"] {
+        write(
+            dir.path(),
+            &format!("database/a/migrations/{file}"),
+            "SELECT 1;",
+        );
+    }
+    write(dir.path(), "database/a/migrations/1_ok.up.sql", "SELECT 1;");
+    write(
+        dir.path(),
+        "database/a/migrations/01_again.sql",
+        "SELECT 1;",
+    );
+    let err = load_err(dir.path());
+    assert_mentions(
+        &err,
+        &[
+            "5 migration files in database/a/migrations break a rule",
+            "database/a/migrations/notes.txt: not a migration file",
+            "database/a/migrations/create_users.sql: it has no version: rename it to <version>_create_users.sql",
+            "database/a/migrations/3_c.down.sql: this down file has no up file (3_c.up.sql)",
+            "database/a/migrations/7_.sql: its name is empty: rename it to 7_<name>.sql",
+            "database/a/migrations/1_ok.up.sql: its version 1 is also that of 01_again.sql",
+        ],
+    );
+}
+
+#[test]
+fn a_folder_in_migrations_is_a_diesel_migration_or_an_error() {
     let dir = project();
     sqlite_db(dir.path(), "a");
     write(
@@ -432,7 +475,86 @@ fn a_folder_in_migrations_is_an_error() {
     let err = load_err(dir.path());
     assert_mentions(
         &err,
-        &["database/a/migrations/old", "folders inside migrations/"],
+        &["database/a/migrations/old: ", "rename it to <version>_old/"],
+    );
+    std::fs::rename(
+        dir.path().join("database/a/migrations/old"),
+        dir.path()
+            .join("database/a/migrations/2018-01-14-171611_old"),
+    )
+    .unwrap();
+    let err = load_err(dir.path());
+    assert_mentions(
+        &err,
+        &[
+            "database/a/migrations/2018-01-14-171611_old/1_x.up.sql",
+            "only up.sql, down.sql and metadata.toml",
+        ],
+    );
+}
+
+#[test]
+fn diesel_folders_load_with_their_metadata() {
+    let dir = project();
+    sqlite_db(dir.path(), "a");
+    let m = "database/a/migrations";
+    write(
+        dir.path(),
+        &format!("{m}/00000000000000_diesel_initial_setup/up.sql"),
+        "SELECT 0;",
+    );
+    write(
+        dir.path(),
+        &format!("{m}/00000000000000_diesel_initial_setup/down.sql"),
+        "SELECT 0;",
+    );
+    write(
+        dir.path(),
+        &format!("{m}/2018-01-14-171611_create_tables/up.sql"),
+        "SELECT 1;",
+    );
+    write(
+        dir.path(),
+        &format!("{m}/2018-01-14-171611_create_tables/metadata.toml"),
+        "run_in_transaction = false\n",
+    );
+    let project = load_project(dir.path()).unwrap();
+    let migrations = &project.databases[0].migrations;
+    let summary: Vec<_> = migrations
+        .iter()
+        .map(|m| {
+            (
+                m.version,
+                m.name.to_string(),
+                m.is_reversible(),
+                m.no_transaction,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (0, "diesel_initial_setup".to_string(), true, false),
+            (20180114171611, "create_tables".to_string(), false, true),
+        ]
+    );
+    assert_eq!(
+        migrations[1].up_path(),
+        format!("{m}/2018-01-14-171611_create_tables/up.sql")
+    );
+    assert_eq!(migrations[0].down_script().unwrap().unwrap(), "SELECT 0;");
+    assert_eq!(
+        migrations[1].metadata_path().unwrap(),
+        format!("{m}/2018-01-14-171611_create_tables/metadata.toml")
+    );
+    write(
+        dir.path(),
+        &format!("{m}/2018-01-14-171611_create_tables/metadata.toml"),
+        "run_in_transaction = \"no\"\n",
+    );
+    assert_mentions(
+        &load_err(dir.path()),
+        &["metadata.toml", "run_in_transaction = false"],
     );
 }
 
@@ -510,8 +632,13 @@ fn versions_that_differ_only_in_leading_zeros_are_duplicates() {
         "SELECT 1;",
     );
     let err = load_err(dir.path());
-    let (first, second) = (err.find("/001_a.down"), err.find("/1_a.down"));
-    assert!(first.is_some() && first < second, "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "database/a/migrations/001_a.down.sql",
+            "has no up file (001_a.up.sql)",
+        ],
+    );
 }
 
 #[test]

@@ -261,12 +261,14 @@ fn migration(m: &Migration, scripts: &syn::Ident, index: usize) -> Tokens {
     // One byte-string literal, not 32 integer literals: thousands of migrations make the
     // difference in type checking.
     let checksum = proc_macro2::Literal::byte_string(&m.checksum.0);
+    let no_transaction = m.no_transaction;
     quote! {
         ::dbgen_runtime::core::Migration {
             version: #version,
             name: #name,
             checksum: ::dbgen_runtime::core::Checksum(*#checksum),
             source: ::dbgen_runtime::core::ScriptSource::Embedded(&#scripts[#index]),
+            no_transaction: #no_transaction,
         }
     }
 }

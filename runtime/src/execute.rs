@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dbgen_core::{
-    ConnectionSettings, Database, Driver, Migration, Redactor, is_blank_script, is_no_transaction,
-    original_offset, resolve_connection, resolve_placeholders, substitute_placeholders,
+    ConnectionSettings, Database, Driver, Migration, Redactor, is_blank_script, original_offset,
+    resolve_connection, resolve_placeholders, substitute_placeholders,
 };
 
 #[cfg(feature = "mysql")]
@@ -441,7 +441,7 @@ fn dry_run(plan: &Plan<'_>) -> Result<Outcome, RunError> {
                 id: m.id(),
                 file: script_path(m, plan.direction).into_owned(),
                 direction,
-                no_transaction: is_no_transaction(&sql),
+                no_transaction: m.runs_outside_transaction(&sql),
                 sql: sql.into_owned(),
             })
         })
@@ -513,7 +513,7 @@ async fn run_plan<E: Engine>(
                 return Err(failed(StepError::Read(e), committed));
             }
         };
-        let alone = is_no_transaction(&script);
+        let alone = m.runs_outside_transaction(&script);
         let guarded = alone || !E::TRANSACTIONAL_DDL;
         if guarded && open {
             engine

@@ -402,6 +402,7 @@ mod tests {
             name: Cow::Owned(format!("m{version}")),
             checksum: Checksum::of_script(up),
             source: ScriptSource::Embedded(Box::leak(Box::new(scripts))),
+            no_transaction: false,
         }
     }
 
