@@ -2,6 +2,8 @@
 //! compare the folder's every file before and after.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
