@@ -369,12 +369,16 @@ async fn migrate<E: Engine>(
             Err(e) => Err(e),
         }
     } else {
-        with_lock(&mut engine, table, mode.lock_timeout, async |engine: &mut E| {
+        // SQLite's documented way to change a schema: foreign keys off outside the
+        // transaction (a script cannot turn them off inside it), checked before each commit
+        // (run_plan), and back as the connection had them however the run ends.
+        let work = async |engine: &mut E| {
             let applied = read_applied(engine, table).await?;
             let status = Status::new(&db.migrations, &applied);
             let plan = plan(db, &status, action, options)?;
             if !plan.out_of_order.is_empty() {
-                let names: Vec<String> = plan.out_of_order.iter().map(ToString::to_string).collect();
+                let names: Vec<String> =
+                    plan.out_of_order.iter().map(ToString::to_string).collect();
                 let message = format!(
                     "applying {} out of order: older than the newest applied migration (use --strict to refuse)",
                     names.join(", ")
@@ -403,8 +407,24 @@ async fn migrate<E: Engine>(
                 Direction::Up => Outcome::Applied { batch, steps, took },
                 Direction::Down => Outcome::RolledBack { batch, steps, took },
             })
-        })
-        .await
+        };
+        let result = match engine.relax_references().await {
+            Ok(()) => with_lock(&mut engine, table, mode.lock_timeout, work).await,
+            Err(e) => Err(tracking("locking", table)(e)),
+        };
+        // A failed run's connection is closed anyway; one that goes back to a pool is closed
+        // too when this fails, so the warning matters only for a run that did not fail.
+        if let Err(e) = engine.restore_references().await
+            && matches!(result, Ok(_) | Err(RunError::LockTimeout { .. }))
+        {
+            let message = format!(
+                "could not turn foreign keys back on for the connection after the run ({}); it was closed rather than reused",
+                describe(&e)
+            );
+            tracing::warn!(database = %db.name, "{message}");
+            out.warning(&message);
+        }
+        result
     };
     close_after(engine, &result).await;
     result
@@ -493,10 +513,78 @@ async fn run_plan<E: Engine>(
             read_script(m, Direction::Down)?;
         }
     }
+    /// Before a transaction that ran migrations commits: rows whose references they broke
+    /// (SQLite runs them with foreign keys off) roll the transaction back.
+    async fn check_references<E: Engine>(
+        engine: &mut E,
+        plan: &Plan<'_>,
+        ran: &[&Migration],
+        committed: usize,
+    ) -> Result<(), RunError> {
+        let found = engine.broken_references().await;
+        if let Ok(None) = found {
+            return Ok(());
+        }
+        let _ = engine.rollback().await;
+        let names: Vec<String> = ran.iter().map(|m| m.id()).collect();
+        let rolled_back = match committed {
+            0 => format!(
+                "the batch's transaction was rolled back: none of its migrations remain applied ({} ran in it)",
+                names.join(", ")
+            ),
+            n => format!(
+                "this transaction was rolled back: none of its migrations ({}) remain applied; {n} migration{} committed before it (split around a no-transaction migration) remain{}",
+                names.join(", "),
+                plural(n),
+                if n == 1 { "s" } else { "" }
+            ),
+        };
+        let file = script_path(ran.last().expect("migrations ran"), plan.direction).into_owned();
+        let broken = match found {
+            Ok(Some(broken)) => broken,
+            Err(e) => {
+                return Err(RunError::Script {
+                    file,
+                    position: None,
+                    message: format!(
+                        "checking foreign keys (PRAGMA foreign_key_check) failed: {}",
+                        describe(&e)
+                    ),
+                    note: Some(rolled_back),
+                    source: Some(Box::new(e)),
+                });
+            }
+            Ok(None) => unreachable!("returned above"),
+        };
+        // Checked again without the batch: rows that were broken before it ran.
+        let advice = match engine.broken_references().await {
+            Ok(Some(_)) => "these rows broke their references before this batch ran (written while foreign keys were off): repair or delete them, then run again".to_string(),
+            _ => "migrations run with foreign keys off, as SQLite's documentation prescribes for schema changes, so deleting or changing a parent row neither cascades nor is refused: make the migration delete or update the rows that refer to it as well, then run again".to_string(),
+        };
+        Err(RunError::Script {
+            file,
+            position: None,
+            message: format!(
+                "after {} ran, PRAGMA foreign_key_check found rows whose foreign key refers to no row: {broken}",
+                match ran.len() {
+                    1 => "this migration".to_string(),
+                    n => format!("the {n} migrations of this transaction"),
+                }
+            ),
+            note: Some(format!("{rolled_back}; {advice}")),
+            source: None,
+        })
+    }
+
     // SQLite's lock is its write transaction, already open.
     let mut open = E::LOCK_IS_TRANSACTION;
     let mut committed = 0usize;
     let mut done_in_transaction = 0usize;
+    // The first step of the open transaction, when steps ran in it.
+    let mut first_in_transaction = 0usize;
+    // migrate relaxed references before taking the lock; a no-transaction step runs with
+    // the connection's own setting, a script outside a transaction being in charge of it.
+    let mut relaxed = true;
     let mut reports = Vec::with_capacity(plan.steps.len());
     out.started(plan.steps.len());
     for (index, m) in plan.steps.iter().enumerate() {
@@ -516,6 +604,13 @@ async fn run_plan<E: Engine>(
         let alone = m.runs_outside_transaction(&script);
         let guarded = alone || !E::TRANSACTIONAL_DDL;
         if guarded && open {
+            if done_in_transaction > 0 {
+                let ran = &plan.steps[first_in_transaction..index];
+                if let Err(e) = check_references(engine, plan, ran, committed).await {
+                    out.finished();
+                    return Err(e);
+                }
+            }
             engine
                 .commit()
                 .await
@@ -525,17 +620,41 @@ async fn run_plan<E: Engine>(
             done_in_transaction = 0;
         }
         let started = Instant::now();
-        let sql = match prepare(engine, &script, placeholders).await {
+        let sql = match prepare(engine, &script, placeholders, !alone).await {
             Ok(sql) => sql,
             Err(error) => {
                 if open {
                     let _ = engine.rollback().await;
                 }
                 out.finished();
-                return Err(failed(error, committed));
+                let mut error = failed(error, committed);
+                // The steps before it in the transaction were reported as they ran.
+                if open
+                    && done_in_transaction > 0
+                    && let RunError::Script {
+                        note: Some(note), ..
+                    } = &mut error
+                {
+                    let names: Vec<String> = plan.steps[first_in_transaction..index]
+                        .iter()
+                        .map(|m| m.id())
+                        .collect();
+                    note.push_str(&format!(
+                        "; the transaction was rolled back, so what ran before it in that transaction ({}) is not applied either",
+                        names.join(", ")
+                    ));
+                }
+                return Err(error);
             }
         };
         if guarded {
+            if alone && relaxed {
+                engine
+                    .restore_references()
+                    .await
+                    .map_err(|e| failed(StepError::Transaction(e), committed))?;
+                relaxed = false;
+            }
             let run = Guarded {
                 table,
                 plan,
@@ -549,6 +668,13 @@ async fn run_plan<E: Engine>(
             committed += 1;
         } else {
             if !open {
+                if !relaxed {
+                    engine
+                        .relax_references()
+                        .await
+                        .map_err(|e| failed(StepError::Transaction(e), committed))?;
+                    relaxed = true;
+                }
                 engine
                     .begin()
                     .await
@@ -566,6 +692,9 @@ async fn run_plan<E: Engine>(
                 out.finished();
                 return Err(failed(StepError::Script(e, &script), committed));
             }
+            if done_in_transaction == 0 {
+                first_in_transaction = index;
+            }
             done_in_transaction += 1;
         }
         let verb = match plan.direction {
@@ -582,6 +711,13 @@ async fn run_plan<E: Engine>(
         reports.push(report);
     }
     if open {
+        if done_in_transaction > 0 {
+            let ran = &plan.steps[first_in_transaction..];
+            if let Err(e) = check_references(engine, plan, ran, committed).await {
+                out.finished();
+                return Err(e);
+            }
+        }
         let commit = engine.commit().await;
         if let Some(m) = plan.steps.last() {
             commit.map_err(|e| {
@@ -606,12 +742,13 @@ async fn prepare<E: Engine>(
     engine: &mut E,
     script: &str,
     placeholders: &[(String, String)],
+    in_transaction: bool,
 ) -> Result<Option<String>, StepError<'static>> {
     let sql = substitute_placeholders(script, placeholders);
     if is_blank_script(&sql) {
         return Ok(None);
     }
-    match engine.refusal(&sql).await {
+    match engine.refusal(&sql, in_transaction).await {
         Ok(None) => Ok(Some(sql.into_owned())),
         Ok(Some(reason)) => Err(StepError::Refused(reason)),
         Err(e) => Err(StepError::Transaction(e)),

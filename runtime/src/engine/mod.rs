@@ -176,8 +176,35 @@ pub(crate) trait Engine: Sized {
     }
 
     /// Why this engine cannot take `sql` as one script, checked before it is sent (MySQL's
-    /// packet limit); `None` when it can.
-    async fn refusal(&mut self, _sql: &str) -> Result<Option<String>, sqlx::Error> {
+    /// packet limit; on SQLite, a statement it ignores or refuses inside a transaction when
+    /// `in_transaction`, the script running in one); `None` when it can.
+    async fn refusal(
+        &mut self,
+        _sql: &str,
+        _in_transaction: bool,
+    ) -> Result<Option<String>, sqlx::Error> {
+        Ok(None)
+    }
+
+    /// Lets a migration batch break references while it runs (SQLite: turns
+    /// `PRAGMA foreign_keys` off, as its documentation prescribes for schema changes, the
+    /// first call remembering the connection's setting). Called outside any transaction:
+    /// before the lock is taken, and again after a no-transaction step.
+    async fn relax_references(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Puts back the setting [`relax_references`](Self::relax_references) first found,
+    /// outside any transaction: before a no-transaction step, and after the run however it
+    /// ended. A connection on which this fails is not returned to a pool.
+    async fn restore_references(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Rows whose references are broken, described for a message, checked before a
+    /// transaction that ran migrations commits; `None` when there are none (or when
+    /// references were never relaxed, so that the engine itself enforced them).
+    async fn broken_references(&mut self) -> Result<Option<String>, sqlx::Error> {
         Ok(None)
     }
 

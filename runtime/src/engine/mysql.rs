@@ -158,7 +158,11 @@ impl Engine for MySql {
 
     /// A script larger than `max_allowed_packet` would be cut off by the server as
     /// "Connection reset by peer"; say so before sending it.
-    async fn refusal(&mut self, sql: &str) -> Result<Option<String>, sqlx::Error> {
+    async fn refusal(
+        &mut self,
+        sql: &str,
+        _in_transaction: bool,
+    ) -> Result<Option<String>, sqlx::Error> {
         if sql.len() < SURELY_FITS {
             return Ok(None);
         }
