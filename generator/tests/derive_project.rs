@@ -177,6 +177,98 @@ fn a_new_migration_rebuilds_a_derived_project() {
     assert!(latest.contains("1 migration"), "{latest}");
 }
 
+/// Issue 14: sqlx's and diesel's folders embed as they are, and diesel's metadata.toml is
+/// part of the build (editing it rebuilds the application).
+#[test]
+fn sqlx_and_diesel_folders_embed_as_they_are() {
+    let workspace = workspace();
+    let target = workspace.join("target").join("derive-project");
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("formsapp");
+    new_app(&project, "formsapp");
+    let dbgen = env!("CARGO_BIN_EXE_dbgen");
+    run(
+        "dbgen new",
+        clean(dbgen, &project).args(["new", "mydb", "--driver", "sqlite"]),
+        0,
+    );
+    write(
+        &project.join("src/main.rs"),
+        "mod databases;\n\nfn main() -> std::process::ExitCode {\n    dbgen_runtime::cli::main::<databases::Database>()\n}\n",
+    );
+    let migrations = project.join("database/mydb/migrations");
+    let files = [
+        (
+            "0_setup.sql",
+            "CREATE TABLE zero (id INTEGER PRIMARY KEY);\n",
+        ),
+        (
+            "20200101000000_Create-Store.up.sql",
+            "CREATE TABLE store (id INTEGER PRIMARY KEY);\n",
+        ),
+        (
+            "20200101000000_Create-Store.down.sql",
+            "DROP TABLE store;\n",
+        ),
+        (
+            "20200102000000_wal.sql",
+            "-- no-transaction\nPRAGMA journal_mode = WAL;\n",
+        ),
+        ("2020-01-03-000000_vacuum/up.sql", "VACUUM;\n"),
+        ("2020-01-03-000000_vacuum/down.sql", "VACUUM;\n"),
+        (
+            "2020-01-03-000000_vacuum/metadata.toml",
+            "run_in_transaction = false\n",
+        ),
+    ];
+    for (file, sql) in files {
+        let path = migrations.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write(&path, sql);
+    }
+    cargo_build(&project, &target);
+    let app = target.join("debug").join("formsapp");
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let latest = run(
+        "migrate latest",
+        clean(&app, &elsewhere).args(["migrate", "latest", "mydb"]),
+        0,
+    );
+    assert!(latest.contains("4 migrations"), "{latest}");
+    let status = run(
+        "migrate status",
+        clean(&app, &elsewhere).args(["migrate", "status", "mydb"]),
+        0,
+    );
+    for name in ["setup", "Create-Store", "wal", "vacuum", "up to date"] {
+        assert!(status.contains(name), "{name}:\n{status}");
+    }
+    // Bytes 18 and 19 of a SQLite file are 2 in WAL mode: the no-transaction PRAGMA took.
+    let header = std::fs::read(elsewhere.join("mydb.sqlite3")).unwrap();
+    assert_eq!(header[18..20], [2, 2], "not in WAL mode");
+
+    let dry_run = |what: &str| {
+        run(
+            what,
+            clean(&app, &elsewhere).args(["migrate", "down", "mydb", "--dry-run"]),
+            0,
+        )
+    };
+    let before = dry_run("down --dry-run");
+    assert!(
+        before.contains("20200103000000_vacuum (down, outside any transaction)"),
+        "{before}"
+    );
+    write(
+        &migrations.join("2020-01-03-000000_vacuum/metadata.toml"),
+        "run_in_transaction = true\n",
+    );
+    cargo_build(&project, &target);
+    let after = dry_run("down --dry-run after editing metadata.toml");
+    assert!(after.contains("20200103000000_vacuum (down)"), "{after}");
+}
+
 /// Issue 12: `dbgen new db-2` wrote the variant `Db2`, but the derive looked for a folder
 /// `db2`, and the application did not compile. Every rule is core's now.
 #[test]

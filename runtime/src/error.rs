@@ -86,6 +86,76 @@ fn list(ids: &[MigrationId]) -> String {
         .join(", ")
 }
 
+/// Why `migrate adopt` refused: every row and file that does not match, each with the flag
+/// that says how to treat it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdoptionConflicts {
+    /// The tool.
+    pub tool: String,
+    /// Its table.
+    pub table: String,
+    /// Rows no migration matches, as the tool names them.
+    pub unknown: Vec<String>,
+    /// Rows the tool recorded as failed (sqlx's `success = false`).
+    pub failed: Vec<MigrationId>,
+    /// Migrations older than the newest adopted one that the tool never applied.
+    pub unapplied: Vec<MigrationId>,
+    /// Up scripts changed since the tool applied them (their checksums differ).
+    pub edited: Vec<String>,
+}
+
+impl fmt::Display for AdoptionConflicts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let AdoptionConflicts {
+            tool,
+            table,
+            unknown,
+            failed,
+            unapplied,
+            edited,
+        } = self;
+        f.write_str(&cannot_adopt(
+            tool, table, unknown, failed, unapplied, edited,
+        ))
+    }
+}
+
+fn cannot_adopt(
+    tool: &str,
+    table: &str,
+    unknown: &[String],
+    failed: &[MigrationId],
+    unapplied: &[MigrationId],
+    edited: &[String],
+) -> String {
+    let mut lines = Vec::new();
+    for row in unknown {
+        lines.push(format!(
+            "{row} is in {table} but no migration has its version: add its file under that version (ported to SQL), or pass --skip-unknown to leave it out"
+        ));
+    }
+    for m in failed {
+        lines.push(format!(
+            "{m} failed under {tool} (success = false): check the schema, then pass --failed applied (it is complete), --failed pending (none of it remains) or --failed interrupted (decide later with `migrate resolve`)"
+        ));
+    }
+    for m in unapplied {
+        lines.push(format!(
+            "{m} is older than the newest migration {tool} applied, but {tool} never applied it: pass --unapplied applied if its schema is there, or --unapplied pending to run it with the next `migrate latest`"
+        ));
+    }
+    for path in edited {
+        lines.push(format!(
+            "{path} changed after {tool} applied it (its SHA-384 differs from {table}'s): restore it as it was applied (version control has it), or pass --accept-edited if the database already has what it says now"
+        ));
+    }
+    format!(
+        "cannot adopt {tool}'s history from {table}; nothing was written. Fix these first:\n  - {}",
+        lines.join("\n  - ")
+    )
+}
+
 fn not_intact(modified: &[MigrationId], missing: &[MigrationId]) -> String {
     let mut lines = Vec::new();
     for m in modified {
@@ -116,6 +186,45 @@ pub enum Refusal {
         /// Each interrupted migration.
         migrations: Vec<InterruptedMigration>,
     },
+
+    /// `migrate adopt`: the other tool's history does not match the migrations; nothing
+    /// was written.
+    #[error("{0}")]
+    CannotAdopt(Box<AdoptionConflicts>),
+
+    /// `migrate adopt`: the other tool's table is not in the database.
+    #[error(
+        "no {tool} history here: table `{table}` does not exist in this database. Pass --table if {tool} was set up with another table name, or, for a schema made without any tool, record it with `migrate baseline <DB> --to <VERSION>`"
+    )]
+    NoHistory {
+        /// The tool.
+        tool: String,
+        /// The table looked for.
+        table: String,
+    },
+
+    /// `migrate adopt` or `baseline` on a database dbgen already tracks.
+    #[error(
+        "dbgen already tracks this database ({rows} rows in `{table}`), so there is no history to adopt or baseline: `migrate status` shows where it stands"
+    )]
+    AlreadyTracked {
+        /// dbgen's tracking table.
+        table: String,
+        /// Its rows.
+        rows: usize,
+    },
+
+    /// `migrate baseline` of a SQLite database whose file does not exist.
+    #[error(
+        "the database does not exist yet, so there is no schema to baseline: `migrate latest` creates it"
+    )]
+    NothingToBaseline,
+
+    /// `--table` is not a table name.
+    #[error(
+        "`{0}` is not a table name: letters, digits, _ and $, with an optional schema (public.knex_migrations)"
+    )]
+    BadTableName(String),
 
     /// `migrate resolve` of a migration that is not interrupted.
     #[error(

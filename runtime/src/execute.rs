@@ -9,6 +9,7 @@ use dbgen_core::{
     resolve_connection, resolve_placeholders, substitute_placeholders,
 };
 
+use crate::adopt::{self, Adoption};
 #[cfg(feature = "mysql")]
 use crate::engine::MySql;
 #[cfg(feature = "postgres")]
@@ -49,6 +50,13 @@ pub(crate) enum Job {
         version: i64,
         applied: bool,
     },
+    /// Records another tool's history.
+    Adopt(Adoption),
+    /// Records every migration up to `to` as applied, without running it.
+    Baseline {
+        to: i64,
+        dry_run: bool,
+    },
 }
 
 impl Job {
@@ -58,6 +66,8 @@ impl Job {
             Job::Status => false,
             Job::Seed { dry_run, .. } => !dry_run,
             Job::Resolve { .. } => true,
+            Job::Adopt(adoption) => !adoption.dry_run,
+            Job::Baseline { dry_run, .. } => !dry_run,
         }
     }
 
@@ -66,7 +76,11 @@ impl Job {
     fn creates(&self) -> bool {
         match self {
             Job::Migrate(Action::Latest { .. } | Action::Up { .. }, _) => self.writes(),
-            Job::Migrate(..) | Job::Status | Job::Resolve { .. } => false,
+            Job::Migrate(..)
+            | Job::Status
+            | Job::Resolve { .. }
+            | Job::Adopt(_)
+            | Job::Baseline { .. } => false,
             Job::Seed { .. } => self.writes(),
         }
     }
@@ -180,6 +194,10 @@ async fn run_job_on<E: Engine>(
         Job::Resolve { version, applied } => {
             resolve::<E>(db, source, mode, *version, *applied).await
         }
+        Job::Adopt(adoption) => adopt::adopt::<E>(db, source, mode, adoption).await,
+        Job::Baseline { to, dry_run } => {
+            adopt::baseline::<E>(db, source, mode, *to, *dry_run).await
+        }
     }
 }
 
@@ -256,7 +274,10 @@ pub(crate) async fn open<E: Engine>(
     })
 }
 
-fn tracking<'a>(action: &'static str, table: &'a str) -> impl FnOnce(sqlx::Error) -> RunError + 'a {
+pub(crate) fn tracking<'a>(
+    action: &'static str,
+    table: &'a str,
+) -> impl FnOnce(sqlx::Error) -> RunError + 'a {
     move |source| RunError::Tracking {
         action,
         table: table.to_string(),
@@ -294,6 +315,13 @@ pub(crate) async fn with_lock<E: Engine, T>(
         });
     }
     let result = work(engine).await;
+    if result.is_err() && E::LOCK_IS_TRANSACTION {
+        // The lock is a transaction: whatever a failed run left open is undone, never
+        // committed by the release. Should the rollback fail too, the connection is
+        // discarded, which ends the transaction without committing it.
+        let _ = engine.rollback().await;
+        return result;
+    }
     let released = engine
         .unlock(table)
         .await
@@ -488,7 +516,7 @@ fn script_path(m: &Migration, direction: Direction) -> Cow<'static, str> {
     }
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -50,6 +50,7 @@
 
 #![warn(missing_docs)]
 
+mod adopt;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod engine;
@@ -64,11 +65,14 @@ mod registry;
 mod report;
 mod seeder;
 
+pub use adopt::{Adoption, Recorded, RecordedMigration, Tool, Treatment};
 pub use dbgen_core as core;
 pub use dbgen_macros::Databases;
 pub use engine::{AppliedRow, Interruption};
 pub use environment::Environment;
-pub use error::{InterruptedMigration, MigrationId, Refusal, RunError, WrongEngine};
+pub use error::{
+    AdoptionConflicts, InterruptedMigration, MigrationId, Refusal, RunError, WrongEngine,
+};
 pub use migrator::{Action, Migrator, Outcome, PlannedScript, StepReport};
 pub use plan::State;
 pub use pool::Pool;

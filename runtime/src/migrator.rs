@@ -27,7 +27,8 @@ pub enum Action {
         /// The version to apply.
         version: Option<i64>,
     },
-    /// The last batch, or every migration newer than `to` (0: all).
+    /// The last batch, or every migration newer than `to` (0 keeps only a version-0
+    /// migration; [`Action::Reset`] reverts every one).
     Rollback {
         /// Revert everything newer than this version instead of the last batch.
         to: Option<i64>,
@@ -112,6 +113,8 @@ pub enum Outcome {
     },
     /// `status`.
     Status(Box<StatusReport>),
+    /// A history was recorded without running any script (`adopt`, `baseline`).
+    Recorded(crate::adopt::Recorded),
     /// An interrupted migration was resolved.
     Resolved {
         /// Which one.
@@ -169,6 +172,7 @@ impl Outcome {
                 millis(*took)
             ),
             Outcome::Status(report) => report.summary(),
+            Outcome::Recorded(recorded) => recorded.summary(),
             Outcome::Resolved {
                 id, applied: true, ..
             } => {
@@ -265,7 +269,8 @@ impl<'d> Migrator<'d> {
         self.run(Action::Rollback { to: None }).await
     }
 
-    /// Reverts every migration newer than `version` (0: all of them).
+    /// Reverts every migration newer than `version` (0 keeps only a version-0 migration;
+    /// `run(Action::Reset)` reverts every one).
     pub async fn rollback_to(&self, version: i64) -> Result<Outcome, RunError> {
         self.run(Action::Rollback { to: Some(version) }).await
     }
@@ -302,6 +307,24 @@ impl<'d> Migrator<'d> {
     /// Takes the lock; refuses a migration that is not interrupted.
     pub async fn resolve(&self, version: i64, applied: bool) -> Result<Outcome, RunError> {
         self.job(&Job::Resolve { version, applied }).await
+    }
+
+    /// Takes over a history another tool wrote in this database (see [`Adoption`]): its
+    /// rows are matched with the migrations by version and recorded in dbgen's table, under
+    /// the lock, without running any script. Refused, with every reason, when a row or a
+    /// file does not match and `adoption` does not say how to treat it, and on a database
+    /// dbgen already tracks.
+    ///
+    /// [`Adoption`]: crate::Adoption
+    pub async fn adopt(&self, adoption: &crate::Adoption) -> Result<Outcome, RunError> {
+        self.job(&Job::Adopt(adoption.clone())).await
+    }
+
+    /// Records every migration up to and including `to` as applied without running it,
+    /// one batch each: for a database that has the schema but no history. Refused on a
+    /// database dbgen already tracks.
+    pub async fn baseline(&self, to: i64) -> Result<Outcome, RunError> {
+        self.job(&Job::Baseline { to, dry_run: false }).await
     }
 
     /// Runs every seed in name order, each in its own transaction.

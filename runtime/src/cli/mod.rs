@@ -80,7 +80,7 @@ pub enum MigrateCommand {
         /// The databases to run on.
         #[command(flatten)]
         targets: Targets,
-        /// Instead of the last batch, revert every migration newer than this version (0: all)
+        /// Instead of the last batch, revert every migration newer than this version (`reset` reverts every one, version 0 too)
         #[arg(long, value_name = "VERSION")]
         to: Option<i64>,
         /// Print the SQL that would run; change nothing
@@ -178,6 +178,66 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "SECS")]
         lock_timeout: Option<u64>,
     },
+    /// Take over a database migrated by knex, sqlx or diesel: record its history, run nothing
+    ///
+    /// Reads the tool's table in the same database, matches each row to a migration by
+    /// version and records it in dbgen's table, under the lock, in one transaction where the
+    /// engine allows. knex's batches are kept, so `rollback` reverts knex's last batch
+    /// through the .down.sql files; sqlx's and diesel's rows get a batch each. sqlx's
+    /// checksums are compared with the files first. A row with no migration, a failed sqlx
+    /// row, a migration the tool skipped or an edited file is refused with the flag that
+    /// says how to treat it. The tool's table stays unless --drop-old-table.
+    ///
+    /// Example: `migrate adopt <DB> --from knex --dry-run`
+    Adopt {
+        /// The databases to run on.
+        #[command(flatten)]
+        targets: Targets,
+        /// The tool that migrated the database
+        #[arg(long, value_name = "TOOL")]
+        from: crate::Tool,
+        /// The tool's table, when not its default (knex_migrations, _sqlx_migrations, __diesel_schema_migrations)
+        #[arg(long, value_name = "NAME")]
+        table: Option<String>,
+        /// Leave out rows whose version no migration has
+        #[arg(long)]
+        skip_unknown: bool,
+        /// Record sqlx's failed rows (success = false) this way
+        #[arg(long, value_name = "AS")]
+        failed: Option<crate::Treatment>,
+        /// Record migrations the tool skipped (older than its newest) this way
+        #[arg(long, value_name = "AS", value_parser = clap::builder::TypedValueParser::map(clap::builder::PossibleValuesParser::new(["applied", "pending"]), |v| if v == "applied" { crate::Treatment::Applied } else { crate::Treatment::Pending }))]
+        unapplied: Option<crate::Treatment>,
+        /// Record migrations whose file changed since sqlx applied it
+        #[arg(long)]
+        accept_edited: bool,
+        /// Drop the tool's table (and knex's lock table) once adopted
+        #[arg(long)]
+        drop_old_table: bool,
+        /// Show what would be recorded; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Record every migration up to VERSION as applied without running it
+    ///
+    /// For a database that has the schema but no history (made by hand, restored from a
+    /// dump). Each migration gets a batch of its own; the next `latest` applies the rest.
+    ///
+    /// Example: `migrate baseline <DB> --to <VERSION>`
+    Baseline {
+        /// The database
+        #[arg(value_name = "DB")]
+        database: String,
+        /// The newest migration the schema already has
+        #[arg(long, value_name = "VERSION")]
+        to: i64,
+        /// Show what would be recorded; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds to wait for another runner's lock [default: the database's lock_timeout, 60]
+        #[arg(long, value_name = "SECS")]
+        lock_timeout: Option<u64>,
+    },
 }
 
 /// Running seeds.
@@ -243,6 +303,25 @@ impl MigrateCommand {
             };
             return (Cow::Owned(targets), job);
         }
+        if let MigrateCommand::Baseline {
+            database,
+            to,
+            dry_run,
+            lock_timeout,
+        } = self
+        {
+            let targets = Targets {
+                databases: vec![database.clone()],
+                all: false,
+                jobs: 1,
+                lock_timeout: *lock_timeout,
+            };
+            let job = Job::Baseline {
+                to: *to,
+                dry_run: *dry_run,
+            };
+            return (Cow::Owned(targets), job);
+        }
         let (targets, job) = match self {
             MigrateCommand::Latest {
                 targets,
@@ -293,7 +372,30 @@ impl MigrateCommand {
                     options(*dry_run, false),
                 ),
             ),
-            MigrateCommand::Resolve { .. } => unreachable!("handled above"),
+            MigrateCommand::Adopt {
+                targets,
+                from,
+                table,
+                skip_unknown,
+                failed,
+                unapplied,
+                accept_edited,
+                drop_old_table,
+                dry_run,
+            } => {
+                let mut adoption = crate::Adoption::from(*from)
+                    .skip_unknown(*skip_unknown)
+                    .accept_edited(*accept_edited)
+                    .drop_old_table(*drop_old_table)
+                    .dry_run(*dry_run);
+                adoption.table = table.clone();
+                adoption.failed = *failed;
+                adoption.unapplied = *unapplied;
+                (targets, Job::Adopt(adoption))
+            }
+            MigrateCommand::Resolve { .. } | MigrateCommand::Baseline { .. } => {
+                unreachable!("handled above")
+            }
         };
         (Cow::Borrowed(targets), job)
     }
@@ -441,6 +543,12 @@ async fn execute(
                     }
                     if scripts.is_empty() {
                         println!("{}: dry run: nothing would run", db.name);
+                    }
+                    println!("{}: {}", db.name, hide(&result_summary(result)));
+                }
+                Ok(Outcome::Recorded(recorded)) => {
+                    for line in recorded.lines() {
+                        println!("{}: {}", db.name, hide(&line));
                     }
                     println!("{}: {}", db.name, hide(&result_summary(result)));
                 }

@@ -114,6 +114,13 @@ pub(crate) trait Engine: Sized {
     const TEXT_TYPE: &'static str;
     /// Whether the lock is the write transaction itself (SQLite): committing releases it.
     const LOCK_IS_TRANSACTION: bool;
+    /// The type `CAST(x AS ...)` turns any value into text with.
+    const TEXT_CAST: &'static str;
+
+    /// SQL giving the bytes of `expr` as lower- or upper-case hex.
+    fn hex_sql(expr: &str) -> String;
+    /// SQL giving the timestamp `expr` in milliseconds since the Unix epoch.
+    fn epoch_ms_sql(expr: &str) -> String;
 
     /// `Ok(None)`: opened read-only and the database does not exist yet (it is empty).
     async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error>;
@@ -127,6 +134,9 @@ pub(crate) trait Engine: Sized {
     }
     /// The tracking table's rows in one round trip; `None` when the table does not exist.
     async fn applied(&mut self, table: &str) -> Result<Option<Vec<AppliedRow>>, sqlx::Error>;
+    /// The rows of a query whose every column is text (see [`Engine::TEXT_CAST`]); `None`
+    /// when its table does not exist. Reads other tools' tracking tables.
+    async fn text_rows(&mut self, sql: &str) -> Result<Option<TextRows>, sqlx::Error>;
     /// Runs `sql`, one statement or many, as one script.
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error>;
     /// Runs one statement; how many rows it changed.
@@ -267,16 +277,9 @@ impl Record<'_> {
     /// running time.
     pub(crate) fn statement(&self, table: &str, elapsed_ms: &str) -> String {
         match self {
-            Record::Applied {
-                version,
-                name,
-                batch,
-                checksum,
-                applied_at,
-            } => format!(
-                "INSERT INTO {table} (version, name, batch, checksum, applied_at, execution_ms) VALUES ({version}, '{}', {batch}, '{}', {applied_at}, {elapsed_ms})",
-                name.replace('\'', "''"),
-                checksum.replace('\'', "''"),
+            Record::Applied { .. } => format!(
+                "INSERT INTO {table} (version, name, batch, checksum, applied_at, execution_ms) VALUES {}",
+                self.values(elapsed_ms)
             ),
             Record::Reverted { version } => {
                 format!("DELETE FROM {table} WHERE version = {version}")
@@ -289,6 +292,26 @@ impl Record<'_> {
             Record::Finished { version } => {
                 format!("UPDATE {table} SET execution_ms = {elapsed_ms} WHERE version = {version}")
             }
+        }
+    }
+}
+
+impl Record<'_> {
+    /// An applied record's row, `(version, 'name', ...)`, for one `INSERT` of many rows.
+    pub(crate) fn values(&self, elapsed_ms: &str) -> String {
+        match self {
+            Record::Applied {
+                version,
+                name,
+                batch,
+                checksum,
+                applied_at,
+            } => format!(
+                "({version}, '{}', {batch}, '{}', {applied_at}, {elapsed_ms})",
+                name.replace('\'', "''"),
+                checksum.replace('\'', "''"),
+            ),
+            _ => unreachable!("only an applied record is a row"),
         }
     }
 }
@@ -336,6 +359,20 @@ where
                 execution_ms: row.try_get(5)?,
             })
         })
+        .collect()
+}
+
+/// Rows of text columns, `None` for NULL.
+pub(crate) type TextRows = Vec<Vec<Option<String>>>;
+
+/// Rows of a query whose columns are all text, whichever engine sent them.
+pub(crate) fn decode_text<R: sqlx::Row>(rows: Vec<R>) -> Result<TextRows, sqlx::Error>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    rows.iter()
+        .map(|row| (0..row.len()).map(|i| row.try_get(i)).collect())
         .collect()
 }
 

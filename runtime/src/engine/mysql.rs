@@ -9,8 +9,8 @@ use sqlx::{AssertSqlSafe, Connection};
 use crate::pool::Pool;
 
 use super::{
-    AppliedRow, Conn, Engine, OpenMode, Source, decode_applied, none_if_missing,
-    select_applied_sql, wrong_target,
+    AppliedRow, Conn, Engine, OpenMode, Source, TextRows, decode_applied, decode_text,
+    none_if_missing, select_applied_sql, wrong_target,
 };
 
 /// MySQL and MariaDB: DDL commits implicitly, so each migration is its own transaction
@@ -79,6 +79,24 @@ async fn lock_name(engine: &mut MySql, table: &str) -> Result<String, sqlx::Erro
 impl Engine for MySql {
     const TRANSACTIONAL_DDL: bool = false;
     const TEXT_TYPE: &'static str = "VARCHAR(255)";
+    const TEXT_CAST: &'static str = "CHAR";
+
+    fn hex_sql(expr: &str) -> String {
+        format!("HEX({expr})")
+    }
+
+    fn epoch_ms_sql(expr: &str) -> String {
+        format!("CAST(UNIX_TIMESTAMP({expr}) * 1000 AS SIGNED)")
+    }
+
+    async fn text_rows(&mut self, sql: &str) -> Result<Option<TextRows>, sqlx::Error> {
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await;
+        none_if_missing(rows, |e| e.code().as_deref() == Some("42S02"))?
+            .map(decode_text)
+            .transpose()
+    }
     const LOCK_IS_TRANSACTION: bool = false;
 
     async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error> {

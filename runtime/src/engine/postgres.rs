@@ -8,8 +8,8 @@ use sqlx::{AssertSqlSafe, Connection};
 use crate::pool::Pool;
 
 use super::{
-    AppliedRow, Conn, Engine, OpenMode, Record, Source, decode_applied, none_if_missing,
-    run_then_record, script_then, select_applied_sql, wrong_target,
+    AppliedRow, Conn, Engine, OpenMode, Record, Source, TextRows, decode_applied, decode_text,
+    none_if_missing, run_then_record, script_then, select_applied_sql, wrong_target,
 };
 
 /// PostgreSQL: transactional DDL, session advisory locks (released when the session ends,
@@ -92,6 +92,24 @@ fn lock_key(table: &str) -> i64 {
 impl Engine for Postgres {
     const TRANSACTIONAL_DDL: bool = true;
     const TEXT_TYPE: &'static str = "TEXT";
+    const TEXT_CAST: &'static str = "TEXT";
+
+    fn hex_sql(expr: &str) -> String {
+        format!("encode({expr}, 'hex')")
+    }
+
+    fn epoch_ms_sql(expr: &str) -> String {
+        format!("CAST(EXTRACT(EPOCH FROM {expr}) * 1000 AS BIGINT)")
+    }
+
+    async fn text_rows(&mut self, sql: &str) -> Result<Option<TextRows>, sqlx::Error> {
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await;
+        none_if_missing(rows, |e| e.code().as_deref() == Some("42P01"))?
+            .map(decode_text)
+            .transpose()
+    }
     const LOCK_IS_TRANSACTION: bool = false;
 
     async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error> {

@@ -9,8 +9,8 @@ use super::sqlite_split::{Found, OutsideOnly, SPLIT_FROM, outside_only, pieces};
 use crate::pool::Pool;
 
 use super::{
-    AppliedRow, Conn, Engine, OpenMode, Record, Source, decode_applied, none_if_missing,
-    run_then_record, script_then, select_applied_sql,
+    AppliedRow, Conn, Engine, OpenMode, Record, Source, TextRows, decode_applied, decode_text,
+    none_if_missing, run_then_record, script_then, select_applied_sql,
 };
 
 /// SQLite: transactional DDL; the lock is the write transaction (`BEGIN IMMEDIATE`), which
@@ -53,6 +53,27 @@ impl Sqlite {
 impl Engine for Sqlite {
     const TRANSACTIONAL_DDL: bool = true;
     const TEXT_TYPE: &'static str = "TEXT";
+    const TEXT_CAST: &'static str = "TEXT";
+
+    fn hex_sql(expr: &str) -> String {
+        format!("hex({expr})")
+    }
+
+    /// knex stores JavaScript's milliseconds; sqlx and diesel store text timestamps.
+    fn epoch_ms_sql(expr: &str) -> String {
+        format!(
+            "CASE WHEN typeof({expr}) IN ('integer', 'real') THEN CAST({expr} AS INTEGER) ELSE CAST((julianday({expr}) - 2440587.5) * 86400000 AS INTEGER) END"
+        )
+    }
+
+    async fn text_rows(&mut self, sql: &str) -> Result<Option<TextRows>, sqlx::Error> {
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await;
+        none_if_missing(rows, |e| e.message().starts_with("no such table"))?
+            .map(decode_text)
+            .transpose()
+    }
     const LOCK_IS_TRANSACTION: bool = true;
 
     async fn open(source: Source<'_>, mode: OpenMode) -> Result<Option<Self>, sqlx::Error> {
