@@ -303,14 +303,18 @@ pub(crate) fn load_migrations(
     let mut duplicates = Vec::new();
     for pair in ups.windows(2).filter(|w| w[0].version == w[1].version) {
         duplicates.push((pair[0].version, pair[0].up_path(), pair[1].up_path()));
-        problems.push((
-            pair[1].file_name(true),
+        let (first, second) = (pair[0].file_name(true), pair[1].file_name(true));
+        let reason = if pair[0].name == pair[1].name {
             format!(
-                "its version {} is also that of {}: give one of them another version",
-                pair[1].version,
-                pair[0].file_name(true)
-            ),
-        ));
+                "it and {first} are one migration in two forms: keep one of them (and its down file, if any)"
+            )
+        } else {
+            format!(
+                "its version {} is also that of {first}: give one of them another version",
+                pair[1].version
+            )
+        };
+        problems.push((second, reason));
     }
     if problems.len() == 1
         && let [(version, first, second)] = duplicates.as_slice()
@@ -412,23 +416,28 @@ fn list_migrations(tree: &Tree, folder: &Arc<MigrationsFolder>) -> Result<Listin
     ups.sort_unstable_by(|a, b| {
         (a.version, a.file_name(true)).cmp(&(b.version, b.file_name(true)))
     });
+    let stem_of = |m: &Migration| match &m.source {
+        ScriptSource::Files { stem, layout, .. } => Some((stem.to_string(), *layout)),
+        ScriptSource::Embedded(_) => None,
+    };
     for down in downs {
-        let owner = ups.iter_mut().find(|m| {
-            matches!(&m.source, ScriptSource::Files { stem, layout: Layout::UpDown | Layout::Single, .. } if **stem == *down)
-        });
-        match owner.map(|m| &mut m.source) {
-            Some(ScriptSource::Files {
-                layout: Layout::UpDown,
-                has_down,
-                ..
-            }) => *has_down = true,
-            Some(_) => problems.push((
+        let owner = |layout: Layout| {
+            ups.iter()
+                .position(|m| stem_of(m) == Some((down.clone(), layout)))
+        };
+        match (owner(Layout::UpDown), owner(Layout::Single)) {
+            (Some(i), _) => {
+                if let ScriptSource::Files { has_down, .. } = &mut ups[i].source {
+                    *has_down = true;
+                }
+            }
+            (None, Some(_)) => problems.push((
                 format!("{down}.down.sql"),
                 format!(
                     "its up script is {down}.sql, which pairs with no down file: rename that one to {down}.up.sql"
                 ),
             )),
-            None => problems.push((
+            (None, None) => problems.push((
                 format!("{down}.down.sql"),
                 format!(
                     "this down file has no up file ({down}.up.sql): add it, or rename the down file to match its up file"

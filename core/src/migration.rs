@@ -258,6 +258,24 @@ pub fn parse_migration_file_name(file_name: &str) -> Result<MigrationFileName<'_
         return Err(not_sql(file_name));
     };
     let (version, name) = parse_stem(stem, false, ending)?;
+    // `x.Down.sql` or `x.down.sql.sql` would load as an up script: a name does not end in
+    // what looks like a script's kind or hold `.sql`.
+    let lower = name.to_ascii_lowercase();
+    for (kind, right) in [(".up", ".up.sql"), (".down", ".down.sql")] {
+        if lower.ends_with(kind) || lower.contains(&format!("{kind}.sql")) {
+            let cut = lower.find(kind).unwrap_or(name.len());
+            let base = &stem[..stem.len() - name.len() + cut];
+            return Err(format!(
+                "its name ends in what looks like a script's kind: rename it to {base}{right}"
+            ));
+        }
+    }
+    if lower.contains(".sql") {
+        return Err(format!(
+            "its name holds `.sql`: rename it so that `.sql` is only its ending, e.g. {version}_{}.sql",
+            name.replace(".sql", "").replace('.', "_")
+        ));
+    }
     Ok(MigrationFileName {
         version,
         name,
@@ -274,6 +292,12 @@ pub fn parse_migration_folder_name(folder_name: &str) -> Result<(i64, &str), Str
 
 /// What to do with a file that is not SQL: JavaScript is knex's, to be ported.
 fn not_sql(file_name: &str) -> String {
+    if [".up", ".down"]
+        .iter()
+        .any(|kind| file_name.ends_with(kind))
+    {
+        return format!("not a migration file: add its ending, rename it to {file_name}.sql");
+    }
     let stem = [".js", ".ts", ".cjs", ".mjs"]
         .iter()
         .find_map(|ending| file_name.strip_suffix(ending));
@@ -292,15 +316,20 @@ fn not_sql(file_name: &str) -> String {
 fn parse_stem<'a>(stem: &'a str, dashes: bool, ending: &str) -> Result<(i64, &'a str), String> {
     let example = "20250823075842";
     let Some((version, name)) = stem.split_once('_') else {
-        return Err(
-            if !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()) {
-                format!("it has a version but no name: rename it to {stem}_<name>{ending}")
-            } else {
-                format!(
-                    "it has no version: rename it to <version>_{stem}{ending}, e.g. {example}_{stem}{ending} (`dbgen migrate make` uses the UTC time), choosing a version that keeps the migrations in the order they must run"
-                )
-            },
-        );
+        let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+        let rest = stem[digits..].trim_start_matches([' ', '-', '.']);
+        return Err(if digits > 0 && rest.is_empty() {
+            format!("it has a version but no name: rename it to {stem}_<name>{ending}")
+        } else if digits > 0 {
+            format!(
+                "no `_` between its version and its name: rename it to {}_{rest}{ending}",
+                &stem[..digits]
+            )
+        } else {
+            format!(
+                "it has no version: rename it to <version>_{stem}{ending}, e.g. {example}_{stem}{ending} (`dbgen migrate make` uses the UTC time), choosing a version that keeps the migrations in the order they must run"
+            )
+        });
     };
     if !version.bytes().any(|b| b.is_ascii_digit()) {
         return Err(format!(
@@ -327,6 +356,13 @@ fn parse_stem<'a>(stem: &'a str, dashes: bool, ending: &str) -> Result<(i64, &'a
         return Err(format!(
             "its name is empty: rename it to {}_<name>{ending}",
             &stem[..stem.len() - 1]
+        ));
+    }
+    // The name is written into the tracking table as an SQL literal; MySQL reads `\` in
+    // one as an escape.
+    if let Some(c) = name.chars().find(|c| matches!(c, '\'' | '\\' | '"' | '`')) {
+        return Err(format!(
+            "its name holds {c:?}, which dbgen does not take in a migration's name: rename it without"
         ));
     }
     if let Some(c) = name.chars().find(|c| c.is_control()) {
@@ -461,6 +497,26 @@ mod tests {
             ("99999999999999999999_x.up.sql", "does not fit"),
             ("1_.up.sql", "rename it to 1_<name>.up.sql"),
             ("1_a\tb.sql", "control character"),
+            ("20240102_Foo.UP.sql", "rename it to 20240102_Foo.up.sql"),
+            (
+                "20240103_bar.Down.sql",
+                "rename it to 20240103_bar.down.sql",
+            ),
+            (
+                "20240104_baz.down.sql.sql",
+                "rename it to 20240104_baz.down.sql",
+            ),
+            (
+                "20240105_create.down",
+                "rename it to 20240105_create.down.sql",
+            ),
+            ("20240106 space.sql", "rename it to 20240106_space.sql"),
+            ("5_a.sql.bak.sql", "`.sql` is only its ending"),
+            ("6_it's.sql", "does not take in a migration's name"),
+            (
+                "7_a\\', 0); DROP TABLE x; --.sql",
+                "does not take in a migration's name",
+            ),
         ];
         for (file, reason) in cases {
             let err = parse_migration_file_name(file).unwrap_err();

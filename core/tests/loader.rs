@@ -464,6 +464,28 @@ fn every_bad_file_of_a_folder_is_listed_at_once() {
 }
 
 #[test]
+fn one_migration_in_two_forms_is_named_as_such() {
+    let dir = project();
+    sqlite_db(dir.path(), "a");
+    for file in ["1_a.sql", "1_a.up.sql", "1_a.down.sql"] {
+        write(
+            dir.path(),
+            &format!("database/a/migrations/{file}"),
+            "SELECT 1;",
+        );
+    }
+    let err = load_err(dir.path());
+    assert_mentions(
+        &err,
+        &[
+            "1_a.up.sql",
+            "it and 1_a.sql are one migration in two forms: keep one of them",
+        ],
+    );
+    assert!(!err.contains("rename that one"), "{err}");
+}
+
+#[test]
 fn a_folder_in_migrations_is_a_diesel_migration_or_an_error() {
     let dir = project();
     sqlite_db(dir.path(), "a");

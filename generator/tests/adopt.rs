@@ -884,6 +884,128 @@ fn baseline_records_without_running(engine: Engine) {
     p.run(&["migrate", "status", "shop", "--exit-code"]).ok();
 }
 
+// ---------------------------------------------------------------------------------------
+// What a user moving over gets wrong
+
+/// `latest` (and `baseline`) before `adopt` would run again what sqlx applied: refused,
+/// naming the adopt command, with nothing run. A wrong `--from` names the table that is
+/// there; a `--table` that is not the tool's says so; a reset database is not adopted.
+fn mistakes_before_and_after_adopting(engine: Engine) {
+    let Some(p) = Project::new(engine) else {
+        return;
+    };
+    sqlx_folder(&p);
+    let Some(run) = p.sqlx_run() else {
+        return;
+    };
+    run.ok();
+    let before = p.snapshot();
+    for args in [
+        vec!["migrate", "latest", "shop"],
+        vec!["migrate", "latest", "shop", "--dry-run"],
+        vec!["migrate", "baseline", "shop", "--to", &*S2.to_string()],
+    ] {
+        let run = p.run(&args).fails(1);
+        assert!(
+            run.stderr()
+                .contains("take it over with `dbgen migrate adopt shop --from sqlx`"),
+            "{}",
+            run.stderr()
+        );
+    }
+    assert_eq!(p.snapshot(), before, "nothing ran");
+
+    p.refused("knex", &[], &["_sqlx_migrations (2 rows): use --from sqlx"]);
+    p.refused(
+        "sqlx",
+        &["--table", "users"],
+        &["`users` is not sqlx's history table", "--table"],
+    );
+    let run = p.adopt("knex", &["--accept-edited"]).fails(2);
+    assert!(
+        run.stderr().contains("sqlx's history only"),
+        "{}",
+        run.stderr()
+    );
+
+    p.adopt("sqlx", &[]).ok();
+    // What `reset` leaves: dbgen's table, empty.
+    p.db.execute(&format!("DELETE FROM {TABLE}"));
+    p.refused("sqlx", &[], &["dbgen has run on this database before"]);
+}
+
+/// Two knex rows that one ported version would match (a port that renumbered one file) are
+/// refused, naming both, rather than merged.
+fn knex_rows_sharing_a_version_are_refused(engine: Engine) {
+    let Some(p) = Project::new(engine) else {
+        return;
+    };
+    p.knex_migration(K1, "a", "a");
+    p.knex_migration(K1, "b", "b");
+    let Some(run) = p.knex("migrate:latest") else {
+        return;
+    };
+    run.ok();
+    p.table_migration(K1, "a", "a");
+    p.table_migration(K2, "b", "b");
+    p.refused(
+        "knex",
+        &[],
+        &[&format!("{K1}_a.js and {K1}_b.js (both version {K1})")],
+    );
+}
+
+/// Recording a history runs no script, so it needs no placeholder values; a table that
+/// cannot be dropped adopts nothing where DDL is transactional.
+fn adopt_needs_no_placeholders_and_a_failed_drop_adopts_nothing(engine: Engine) {
+    let Some(p) = Project::new(engine) else {
+        return;
+    };
+    write(
+        p.root(),
+        "database/shop/database.toml",
+        &format!(
+            "driver = \"{}\"\n\n[placeholders]\nsecret = {{ env = \"SHOP_UNSET_SECRET\" }}\n",
+            engine.driver()
+        ),
+    );
+    p.file(
+        &format!("{S1}_create_users.sql"),
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, note VARCHAR(20) DEFAULT '${secret}');\n",
+    );
+    let Some(run) = p.sqlx_run() else {
+        return;
+    };
+    run.ok();
+    // A view on sqlx's table: dropping it fails.
+    p.db.execute("CREATE VIEW sqlx_view AS SELECT version FROM _sqlx_migrations");
+    let run = p.adopt("sqlx", &["--drop-old-table"]).fails(1);
+    assert!(
+        run.stderr().contains("_sqlx_migrations"),
+        "{}",
+        run.stderr()
+    );
+    assert!(p.tracked().is_empty(), "the failed drop adopted nothing");
+    p.adopt("sqlx", &[]).ok();
+    assert_eq!(p.tracked(), [(S1, 1)]);
+}
+
+/// knex's lock row set (a knex run in progress, or one that died) stops adoption.
+fn knex_lock_held_is_refused(engine: Engine) {
+    let Some(p) = Project::new(engine) else {
+        return;
+    };
+    p.knex_and_port(K1, "initial_schema", "users");
+    let Some(run) = p.knex("migrate:latest") else {
+        return;
+    };
+    run.ok();
+    p.db.execute("UPDATE knex_migrations_lock SET is_locked = 1");
+    p.refused("knex", &[], &["knex holds its lock", "migrate:unlock"]);
+    p.db.execute("UPDATE knex_migrations_lock SET is_locked = 0");
+    p.adopt("knex", &[]).ok();
+}
+
 macro_rules! tests_on {
     ($engine:ident: $($test:ident),* $(,)?) => {
         $( #[test] fn $test() { super::$test(super::Engine::$engine) } )*
@@ -905,6 +1027,10 @@ mod postgres {
         diesel_drop_old_table,
         diesel_unknown_rows,
         baseline_records_without_running,
+        mistakes_before_and_after_adopting,
+        knex_lock_held_is_refused,
+        knex_rows_sharing_a_version_are_refused,
+        adopt_needs_no_placeholders_and_a_failed_drop_adopts_nothing,
     );
 }
 
@@ -914,6 +1040,7 @@ mod mysql {
         knex_unknown_rows_are_refused_or_skipped,
         sqlx_failed_row,
         baseline_records_without_running,
+        knex_lock_held_is_refused,
     );
 }
 
@@ -929,5 +1056,6 @@ mod sqlite {
         diesel_drop_old_table,
         diesel_unknown_rows,
         baseline_records_without_running,
+        mistakes_before_and_after_adopting,
     );
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha384};
 
 use crate::engine::{APPLYING_MS, Engine, OpenMode, Record, Source};
 use crate::error::{AdoptionConflicts, MigrationId, Refusal, RunError};
-use crate::execute::{close_after, now_millis, open, read_applied, tracking, with_lock};
+use crate::execute::{close_after, now_millis, open, tracking, with_lock};
 use crate::migrator::Outcome;
 
 /// The tool whose history [`Adoption`] reads.
@@ -59,8 +59,8 @@ impl Tool {
                 text("CASE WHEN success THEN 0 ELSE 1 END"),
                 E::hex_sql("checksum"),
                 ms("installed_on"),
-                // Nanoseconds.
-                text("execution_time / 1000000"),
+                // Nanoseconds (divided here, not in SQL: MySQL would give a decimal).
+                text("execution_time"),
             ),
             Tool::Diesel => format!(
                 "SELECT {}, {}, NULL, NULL, NULL, {}, NULL FROM {table} ORDER BY version",
@@ -68,6 +68,15 @@ impl Tool {
                 text("version"),
                 ms("run_on")
             ),
+        }
+    }
+
+    /// The columns its table has, for a message about a table that lacks them.
+    fn columns(self) -> &'static str {
+        match self {
+            Tool::Knex => "id, name, batch, migration_time",
+            Tool::Sqlx => "version, description, installed_on, success, checksum, execution_time",
+            Tool::Diesel => "version, run_on",
         }
     }
 
@@ -254,7 +263,12 @@ impl Recorded {
             text.push_str(&format!(", left out {}", self.skipped.join(", ")));
         }
         if !self.dropped.is_empty() {
-            text.push_str(&format!(", dropped {}", self.dropped.join(" and ")));
+            let verb = if self.dry_run {
+                "would drop"
+            } else {
+                "dropped"
+            };
+            text.push_str(&format!(", {verb} {}", self.dropped.join(" and ")));
         }
         match self.pending.len() {
             0 => text.push_str("; nothing pending"),
@@ -279,7 +293,12 @@ impl Recorded {
                 } else {
                     "applied"
                 };
-                format!("{} {state}, batch {}", m.id, m.batch)
+                let verb = if self.dry_run {
+                    "would be recorded as"
+                } else {
+                    "recorded as"
+                };
+                format!("{} {verb} {state}, batch {}", m.id, m.batch)
             })
             .collect()
     }
@@ -328,7 +347,10 @@ impl ForeignRow {
             failed: number(3) == Some(1),
             checksum: column(4).map(|c| c.to_ascii_lowercase()),
             applied_at: number(5),
-            execution_ms: number(6),
+            execution_ms: match tool {
+                Tool::Sqlx => number(6).map(|ns| ns / 1_000_000),
+                _ => number(6),
+            },
         }
     }
 }
@@ -352,6 +374,7 @@ fn plan_adoption<'m>(
     let by_version: BTreeMap<i64, &Migration> = migrations.iter().map(|m| (m.version, m)).collect();
     let (mut unknown, mut failed, mut edited) = (Vec::new(), Vec::new(), Vec::new());
     let (mut skipped, mut failed_pending) = (Vec::new(), Vec::new());
+    let mut duplicated = Vec::new();
     let mut adopted: BTreeMap<i64, (ForeignRow, bool)> = BTreeMap::new();
     for row in rows {
         let Some(migration) = row.version.and_then(|v| by_version.get(&v).copied()) else {
@@ -367,6 +390,8 @@ fn plan_adoption<'m>(
             match adoption.failed {
                 None => {
                     failed.push(id(migration));
+                    // Listed once, as failed, not also as never applied.
+                    failed_pending.push(migration.version);
                     continue;
                 }
                 Some(Treatment::Pending) => {
@@ -385,9 +410,16 @@ fn plan_adoption<'m>(
                 edited.push(migration.up_path().into_owned());
             }
         }
-        adopted
-            .entry(migration.version)
-            .or_insert((row, interrupted));
+        match adopted.get(&migration.version) {
+            // Two rows for one migration: one of them belongs to a file the port renumbered.
+            Some((first, _)) => duplicated.push(format!(
+                "{} and {} (both version {})",
+                first.label, row.label, migration.version
+            )),
+            None => {
+                adopted.insert(migration.version, (row, interrupted));
+            }
+        }
     }
     let newest = adopted.keys().next_back().copied();
     let mut gaps = Vec::new();
@@ -399,15 +431,21 @@ fn plan_adoption<'m>(
     {
         if newest.is_some_and(|n| m.version < n) && !failed_pending.contains(&m.version) {
             match adoption.unapplied {
-                None => gaps.push(id(m)),
+                // Never started, so never interrupted: refused like no treatment at all.
+                None | Some(Treatment::Interrupted) => gaps.push(id(m)),
                 Some(Treatment::Applied) => gap_rows.push(m),
-                Some(_) => pending.push(id(m)),
+                Some(Treatment::Pending) => pending.push(id(m)),
             }
         } else {
             pending.push(id(m));
         }
     }
-    if !(unknown.is_empty() && failed.is_empty() && gaps.is_empty() && edited.is_empty()) {
+    if !(unknown.is_empty()
+        && failed.is_empty()
+        && gaps.is_empty()
+        && edited.is_empty()
+        && duplicated.is_empty())
+    {
         return Err(Refusal::CannotAdopt(Box::new(AdoptionConflicts {
             table: adoption.table_name().to_string(),
             tool: adoption.tool.to_string(),
@@ -415,6 +453,7 @@ fn plan_adoption<'m>(
             failed,
             unapplied: gaps,
             edited,
+            duplicated,
         }))
         .into());
     }
@@ -525,39 +564,73 @@ pub(crate) async fn adopt<E: Engine>(
 ) -> Result<Outcome, RunError> {
     let foreign_table = adoption.table_name();
     check_table_name(foreign_table)?;
-    let no_history = || Refusal::NoHistory {
+    if adoption.tool != Tool::Sqlx {
+        let flag = match (adoption.failed, adoption.accept_edited) {
+            (Some(_), _) => Some("--failed"),
+            (None, true) => Some("--accept-edited"),
+            (None, false) => None,
+        };
+        if let Some(flag) = flag {
+            return Err(Refusal::OnlyForSqlx {
+                flag,
+                tool: adoption.tool.to_string(),
+            }
+            .into());
+        }
+    }
+    let no_history = |found: Vec<String>| Refusal::NoHistory {
+        database: db.name.to_string(),
         tool: adoption.tool.to_string(),
         table: foreign_table.to_string(),
+        found,
     };
     let Some(mut engine) = open::<E>(source, mode).await? else {
-        return Err(no_history().into());
+        return Err(no_history(Vec::new()).into());
     };
     let table: &str = &db.config.migrations_table;
     let work = async |engine: &mut E| {
         refuse_if_tracked(engine, table).await?;
-        let rows = engine
+        let read = engine
             .text_rows(&adoption.tool.select_sql::<E>(foreign_table))
-            .await
-            .map_err(tracking("reading", foreign_table))?
-            .ok_or_else(no_history)?;
+            .await;
+        let rows = match read {
+            Ok(Some(rows)) => rows,
+            Ok(None) => {
+                let found = foreign_histories(engine).await;
+                let found = found
+                    .iter()
+                    .map(|(tool, table, rows)| format!("{table} ({rows} rows): use --from {tool}"));
+                return Err(no_history(found.collect()).into());
+            }
+            // The table is there but is not the tool's (a wrong --table).
+            Err(sqlx::Error::Database(e)) => {
+                return Err(Refusal::NotToolTable {
+                    table: foreign_table.to_string(),
+                    tool: adoption.tool.to_string(),
+                    columns: adoption.tool.columns(),
+                    message: e.message().to_string(),
+                }
+                .into());
+            }
+            Err(e) => return Err(tracking("reading", foreign_table)(e)),
+        };
+        if adoption.tool == Tool::Knex && knex_is_locked::<E>(engine, foreign_table).await {
+            return Err(Refusal::KnexLocked {
+                table: format!("{foreign_table}_lock"),
+            }
+            .into());
+        }
         let rows = rows
             .iter()
             .map(|columns| ForeignRow::parse(adoption.tool, columns))
             .collect();
         let (new_rows, mut recorded) = plan_adoption(&db.migrations, rows, adoption, now_millis())?;
+        if adoption.drop_old_table {
+            recorded.dropped = adoption.tool.tables(foreign_table);
+        }
         if !adoption.dry_run {
-            write_rows(engine, table, &new_rows).await?;
+            write_rows(engine, table, &new_rows, &recorded.dropped).await?;
             tracing::info!(database = %db.name, from = foreign_table, migrations = new_rows.len(), "adopted a history");
-            if adoption.drop_old_table {
-                for old in adoption.tool.tables(foreign_table) {
-                    let drop = format!("DROP TABLE IF EXISTS {old}");
-                    engine
-                        .execute(&drop)
-                        .await
-                        .map_err(tracking("dropping", foreign_table))?;
-                    recorded.dropped.push(old);
-                }
-            }
         }
         Ok(Outcome::Recorded(recorded))
     };
@@ -589,6 +662,7 @@ pub(crate) async fn baseline<E: Engine>(
     let now = now_millis();
     let work = async |engine: &mut E| {
         refuse_if_tracked(engine, table).await?;
+        refuse_foreign_history(engine, &db.name).await?;
         let rows: Vec<NewRow<'_>> = db
             .migrations
             .iter()
@@ -602,7 +676,7 @@ pub(crate) async fn baseline<E: Engine>(
             })
             .collect();
         if !dry_run {
-            write_rows(engine, table, &rows).await?;
+            write_rows(engine, table, &rows, &[]).await?;
             tracing::info!(database = %db.name, to, migrations = rows.len(), "baselined");
         }
         Ok(Outcome::Recorded(Recorded {
@@ -635,33 +709,97 @@ pub(crate) async fn baseline<E: Engine>(
     result
 }
 
-/// Adopting or baselining a database dbgen already tracks would mix two histories.
+/// Adopting or baselining a database dbgen already tracks would mix two histories. An
+/// empty table of dbgen's is refused too: a `reset` leaves one, and the other tool's
+/// history would then describe a schema that is gone.
 async fn refuse_if_tracked<E: Engine>(engine: &mut E, table: &str) -> Result<(), RunError> {
-    let applied = read_applied(engine, table).await?;
-    if applied.is_empty() {
-        Ok(())
-    } else {
-        Err(Refusal::AlreadyTracked {
+    let applied = engine
+        .applied(table)
+        .await
+        .map_err(tracking("reading", table))?;
+    match applied {
+        None => Ok(()),
+        Some(rows) => Err(Refusal::AlreadyTracked {
             table: table.to_string(),
-            rows: applied.len(),
+            rows: rows.len(),
         }
-        .into())
+        .into()),
     }
 }
 
+/// The other tools' histories in this database, under their default table names: each
+/// tool, its table and how many rows it holds.
+pub(crate) async fn foreign_histories<E: Engine>(engine: &mut E) -> Vec<(Tool, &'static str, u64)> {
+    let mut found = Vec::new();
+    for tool in [Tool::Knex, Tool::Sqlx, Tool::Diesel] {
+        let table = tool.default_table();
+        let count = format!("SELECT CAST(COUNT(*) AS {}) FROM {table}", E::TEXT_CAST);
+        if let Ok(Some(rows)) = engine.text_rows(&count).await {
+            let n = rows
+                .first()
+                .and_then(|row| row.first().cloned().flatten())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            found.push((tool, table, n));
+        }
+    }
+    found
+}
+
+/// Refuses to build over another tool's history: `adopt` takes it over instead.
+pub(crate) async fn refuse_foreign_history<E: Engine>(
+    engine: &mut E,
+    database: &str,
+) -> Result<(), RunError> {
+    let found = foreign_histories(engine).await;
+    match found.into_iter().find(|(_, _, rows)| *rows > 0) {
+        None => Ok(()),
+        Some((tool, table, rows)) => Err(Refusal::ForeignHistory {
+            database: database.to_string(),
+            tool: tool.to_string(),
+            table: table.to_string(),
+            rows,
+        }
+        .into()),
+    }
+}
+
+/// Whether knex's lock row says a knex run holds it (or died holding it).
+async fn knex_is_locked<E: Engine>(engine: &mut E, table: &str) -> bool {
+    let sql = format!(
+        "SELECT CAST(MAX(is_locked) AS {}) FROM {table}_lock",
+        E::TEXT_CAST
+    );
+    let value = match engine.text_rows(&sql).await {
+        Ok(Some(rows)) => rows.first().and_then(|r| r.first().cloned().flatten()),
+        _ => None,
+    };
+    value.is_some_and(|v| v.trim() == "1")
+}
+
 /// Creates dbgen's table and writes `rows` in one transaction (MySQL's `CREATE TABLE`
-/// commits by itself, so it comes first).
+/// commits by itself, so there it comes first), and drops the tables `drop`: in the same
+/// transaction where DDL is transactional, so that a drop that fails adopts nothing;
+/// after the commit on MySQL, where a failed drop is left to be done by hand.
 async fn write_rows<E: Engine>(
     engine: &mut E,
     table: &str,
     rows: &[NewRow<'_>],
+    drop: &[String],
 ) -> Result<(), RunError> {
-    engine
-        .create_tracking_table(table)
-        .await
-        .map_err(tracking("creating", table))?;
+    // Where DDL is transactional the table is made in the transaction too: a failure
+    // leaves no empty table of dbgen's behind (which would block the next try).
+    if !E::TRANSACTIONAL_DDL {
+        engine
+            .create_tracking_table(table)
+            .await
+            .map_err(tracking("creating", table))?;
+    }
     let written = async {
         engine.begin().await?;
+        if E::TRANSACTIONAL_DDL {
+            engine.create_tracking_table(table).await?;
+        }
         for chunk in rows.chunks(500) {
             let values: Vec<String> = chunk
                 .iter()
@@ -683,13 +821,28 @@ async fn write_rows<E: Engine>(
                 ))
                 .await?;
         }
+        if E::TRANSACTIONAL_DDL {
+            for old in drop {
+                engine.execute(&format!("DROP TABLE IF EXISTS {old}")).await?;
+            }
+        }
         engine.commit().await
     }
     .await;
     if written.is_err() {
         let _ = engine.rollback().await;
     }
-    written.map_err(tracking("writing", table))
+    written.map_err(tracking("writing", table))?;
+    if !E::TRANSACTIONAL_DDL {
+        for old in drop {
+            let statement = format!("DROP TABLE IF EXISTS {old}");
+            engine.execute(&statement).await.map_err(tracking(
+                "dropping (the history is adopted; drop it by hand)",
+                old,
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

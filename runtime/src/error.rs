@@ -103,6 +103,8 @@ pub struct AdoptionConflicts {
     pub unapplied: Vec<MigrationId>,
     /// Up scripts changed since the tool applied them (their checksums differ).
     pub edited: Vec<String>,
+    /// Rows of the tool that share a version: "`1_a.js` and `1_b.js` (both version 1)".
+    pub duplicated: Vec<String>,
 }
 
 impl fmt::Display for AdoptionConflicts {
@@ -114,10 +116,40 @@ impl fmt::Display for AdoptionConflicts {
             failed,
             unapplied,
             edited,
+            duplicated,
         } = self;
-        f.write_str(&cannot_adopt(
-            tool, table, unknown, failed, unapplied, edited,
-        ))
+        let mut text = cannot_adopt(tool, table, unknown, failed, unapplied, edited);
+        for rows in duplicated {
+            text.push_str(&format!(
+                "\n  - {rows} are one migration to dbgen, which matches by version: give each its own version in the port (and in {table}), so that each row matches its own file"
+            ));
+        }
+        f.write_str(&text)
+    }
+}
+
+fn no_history(database: &str, tool: &str, table: &str, found: &[String]) -> String {
+    let mut text =
+        format!("no {tool} history here: table `{table}` does not exist in this database");
+    if found.is_empty() {
+        text.push_str(&format!(
+            ". Pass --table if {tool} was set up with another table name. If the database is empty, `dbgen migrate latest {database}` builds it; if its schema was made without any tool, `dbgen migrate baseline {database} --to <VERSION>` records it"
+        ));
+    } else {
+        text.push_str(&format!("; it has {}", found.join("; ")));
+    }
+    text
+}
+
+fn already_tracked(table: &str, rows: usize) -> String {
+    if rows == 0 {
+        format!(
+            "dbgen has run on this database before (its table `{table}` exists, empty: a `reset`, or a first run that failed), so another tool's history may no longer describe the schema. If the schema is what that history says, drop `{table}` and run this again"
+        )
+    } else {
+        format!(
+            "dbgen already tracks this database ({rows} rows in `{table}`), so there is no history to adopt or baseline: `migrate status` shows where it stands"
+        )
     }
 }
 
@@ -130,9 +162,14 @@ fn cannot_adopt(
     edited: &[String],
 ) -> String {
     let mut lines = Vec::new();
+    let add = if tool == "knex" {
+        "add its file under that version (ported to SQL)"
+    } else {
+        "restore its file from version control"
+    };
     for row in unknown {
         lines.push(format!(
-            "{row} is in {table} but no migration has its version: add its file under that version (ported to SQL), or pass --skip-unknown to leave it out"
+            "{row} is in {table} but no migration has its version: {add}, or pass --skip-unknown to leave it out"
         ));
     }
     for m in failed {
@@ -193,20 +230,70 @@ pub enum Refusal {
     CannotAdopt(Box<AdoptionConflicts>),
 
     /// `migrate adopt`: the other tool's table is not in the database.
-    #[error(
-        "no {tool} history here: table `{table}` does not exist in this database. Pass --table if {tool} was set up with another table name, or, for a schema made without any tool, record it with `migrate baseline <DB> --to <VERSION>`"
-    )]
+    #[error("{}", no_history(database, tool, table, found))]
     NoHistory {
+        /// The dbgen database.
+        database: String,
         /// The tool.
         tool: String,
         /// The table looked for.
         table: String,
+        /// Other tools' tables that are there, with what to pass.
+        found: Vec<String>,
+    },
+
+    /// `migrate adopt --table`: the table is there but lacks the tool's columns.
+    #[error(
+        "`{table}` is not {tool}'s history table ({message}): {tool} writes the columns {columns}; pass the right --table, or the right --from"
+    )]
+    NotToolTable {
+        /// The table read.
+        table: String,
+        /// The tool.
+        tool: String,
+        /// The columns the tool writes.
+        columns: &'static str,
+        /// The server's message.
+        message: String,
+    },
+
+    /// `migrate adopt --from knex` while knex's lock is held.
+    #[error(
+        "knex holds its lock (`{table}`.is_locked = 1): a knex migration is running, or one died holding it. Make sure none runs (`knex migrate:unlock` clears a stale lock), then adopt"
+    )]
+    KnexLocked {
+        /// knex's lock table.
+        table: String,
+    },
+
+    /// A flag of `migrate adopt` that only sqlx's history has a use for.
+    #[error(
+        "{flag} applies to sqlx's history only (its failed rows, its checksums), not to {tool}'s"
+    )]
+    OnlyForSqlx {
+        /// The flag.
+        flag: &'static str,
+        /// The tool named by --from.
+        tool: String,
+    },
+
+    /// `latest`, `up` or `baseline` on a database whose history another tool wrote.
+    #[error(
+        "this database has {tool}'s history ({rows} rows in `{table}`) and none of dbgen's, so this would run again what {tool} applied: take it over with `dbgen migrate adopt {database} --from {tool}` (or drop `{table}` if it is stale)"
+    )]
+    ForeignHistory {
+        /// The dbgen database.
+        database: String,
+        /// The tool.
+        tool: String,
+        /// Its table.
+        table: String,
+        /// Its rows.
+        rows: u64,
     },
 
     /// `migrate adopt` or `baseline` on a database dbgen already tracks.
-    #[error(
-        "dbgen already tracks this database ({rows} rows in `{table}`), so there is no history to adopt or baseline: `migrate status` shows where it stands"
-    )]
+    #[error("{}", already_tracked(table, *rows))]
     AlreadyTracked {
         /// dbgen's tracking table.
         table: String,

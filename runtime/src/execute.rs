@@ -60,6 +60,16 @@ pub(crate) enum Job {
 }
 
 impl Job {
+    /// Whether it runs scripts, and so needs the placeholders' values. Recording a history
+    /// (resolve, adopt, baseline) runs none.
+    fn runs_scripts(&self) -> bool {
+        match self {
+            Job::Migrate(_, options) => !options.dry_run,
+            Job::Seed { dry_run, .. } => !dry_run,
+            Job::Status | Job::Resolve { .. } | Job::Adopt(_) | Job::Baseline { .. } => false,
+        }
+    }
+
     fn writes(&self) -> bool {
         match self {
             Job::Migrate(_, options) => !options.dry_run,
@@ -121,7 +131,7 @@ async fn run_on<E: Engine>(
     observer: &mut dyn Observer,
 ) -> Result<Outcome, RunError> {
     // Dry runs show `${name}`, never the value, so they need none.
-    let placeholders_needed = job.writes() && !db.config.placeholders.is_empty();
+    let placeholders_needed = job.runs_scripts() && !db.config.placeholders.is_empty();
     let loaded;
     let environment = match target.environment {
         Some(environment) => Some(environment),
@@ -388,6 +398,17 @@ async fn migrate<E: Engine>(
     };
     let result = if options.dry_run {
         match read_applied(&mut engine, table).await {
+            Ok(applied) if applies(action) && applied.is_empty() => {
+                match adopt::refuse_foreign_history(&mut engine, &db.name).await {
+                    Ok(()) => {
+                        let status = Status::new(&db.migrations, &applied);
+                        plan(db, &status, action, options)
+                            .map_err(RunError::from)
+                            .and_then(|p| dry_run(&p))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Ok(applied) => {
                 let status = Status::new(&db.migrations, &applied);
                 plan(db, &status, action, options)
@@ -402,6 +423,9 @@ async fn migrate<E: Engine>(
         // (run_plan), and back as the connection had them however the run ends.
         let work = async |engine: &mut E| {
             let applied = read_applied(engine, table).await?;
+            if applies(action) && applied.is_empty() {
+                adopt::refuse_foreign_history(engine, &db.name).await?;
+            }
             let status = Status::new(&db.migrations, &applied);
             let plan = plan(db, &status, action, options)?;
             if !plan.out_of_order.is_empty() {
@@ -456,6 +480,11 @@ async fn migrate<E: Engine>(
     };
     close_after(engine, &result).await;
     result
+}
+
+/// Whether `action` applies migrations (and so would run again another tool's history).
+fn applies(action: Action) -> bool {
+    matches!(action, Action::Latest { .. } | Action::Up { .. })
 }
 
 fn plan<'a>(

@@ -158,7 +158,7 @@ impl Outcome {
                 plural(*ahead)
             ),
             Outcome::NothingToRollBack => {
-                "nothing to roll back: no migration is applied".to_string()
+                "nothing to roll back: no applied migration is in the range asked for".to_string()
             }
             Outcome::DryRun { scripts } => format!(
                 "dry run: {} script{} shown, nothing changed",

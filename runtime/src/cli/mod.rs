@@ -596,7 +596,12 @@ async fn execute(
     let usage = |r: &Result<Outcome, RunError>| {
         matches!(
             r,
-            Err(RunError::UnknownSeed { .. } | RunError::Refused(Refusal::UnknownVersion(_)))
+            Err(RunError::UnknownSeed { .. }
+                | RunError::Refused(
+                    Refusal::UnknownVersion(_)
+                        | Refusal::BadTableName(_)
+                        | Refusal::OnlyForSqlx { .. }
+                ))
         )
     };
     if !failed.is_empty() && results.iter().all(|(_, r)| r.is_ok() || usage(r)) {
