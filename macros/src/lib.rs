@@ -11,6 +11,18 @@ use proc_macro2::TokenStream as Tokens;
 use quote::{format_ident, quote};
 use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input};
 
+mod test;
+
+/// `#[dbgen_runtime::test(Database::Shop)]` on an `async fn` taking a pool: a `#[test]` on a
+/// fresh, fully migrated database (dbgen-runtime's `testing` feature). Options after the
+/// database: `seeds` (every seed), `seed = "01_roles"` (repeatable), `to = VERSION`.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test::expand(args.into(), item.into())
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
+}
+
 #[proc_macro_derive(Databases, attributes(databases, database))]
 pub fn derive_databases(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -64,10 +64,16 @@ mod pool;
 mod registry;
 mod report;
 mod seeder;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use adopt::{Adoption, Recorded, RecordedMigration, Tool, Treatment};
 pub use dbgen_core as core;
 pub use dbgen_macros::Databases;
+/// `#[dbgen_runtime::test(Database::Shop)]`: a test on a fresh, fully migrated database
+/// (feature `testing`; see [`testing`]).
+#[cfg(feature = "testing")]
+pub use dbgen_macros::test;
 pub use engine::{AppliedRow, Interruption};
 pub use environment::Environment;
 pub use error::{

@@ -1,0 +1,264 @@
+//! Issue 15: an application scaffolded by `dbgen new` tests against fresh, fully migrated
+//! databases with `#[dbgen_runtime::test]` and `testing::fresh`: each test sees an empty
+//! database, no test database is left on the server after the run (only the template), a
+//! failing test keeps its database and says how to reach it, two test processes at once
+//! build the template once, and a changed migration gives a new template and drops the old.
+//!
+//! Heavy: builds a real project in `target/derive-project` (shared with derive_project.rs).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dbgen_testkit::{Engine, TestDb};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace folder")
+        .to_path_buf()
+}
+
+fn show(what: &str, out: &Output) -> String {
+    format!(
+        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// `cargo test` in the app, with the server variable and none of the host's `*_DB_*`.
+fn cargo_test(project: &Path, server: &str, extra: &[(&str, &str)]) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(project)
+        .args(["test", "--offline", "--quiet"])
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace().join("target").join("derive-project"),
+        )
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env("DBGEN_TEST_POSTGRES_URL", server)
+        .env_remove("DBGEN_TEST_DATABASE_URL");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().contains("_DB_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(extra.iter().copied());
+    cmd
+}
+
+fn run(what: &str, cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"))
+}
+
+const TESTS: &str = r#"
+#[cfg(test)]
+mod tests {
+    use crate::databases::Database;
+
+    async fn count(pool: &sqlx::PgPool) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(pool).await.unwrap()
+    }
+
+    // Each test inserts a row: every one must still find the table empty.
+    #[dbgen_runtime::test(Database::Tplshop)]
+    async fn first(pool: sqlx::PgPool) {
+        assert_eq!(count(&pool).await, 0);
+        sqlx::query("INSERT INTO customers (name) VALUES ('a')").execute(&pool).await.unwrap();
+    }
+
+    #[dbgen_runtime::test(Database::Tplshop)]
+    async fn second(pool: sqlx::PgPool) {
+        assert_eq!(count(&pool).await, 0);
+        sqlx::query("INSERT INTO customers (name) VALUES ('b')").execute(&pool).await.unwrap();
+    }
+
+    #[dbgen_runtime::test(Database::Tplshop)]
+    async fn third(pool: sqlx::PgPool) -> Result<(), sqlx::Error> {
+        assert_eq!(count(&pool).await, 0);
+        sqlx::query("INSERT INTO customers (name) VALUES ('c')").execute(&pool).await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn by_function() {
+        let db = dbgen_runtime::testing::fresh(Database::Tplshop).await.unwrap();
+        let pool = db.pool().as_postgres().unwrap();
+        assert_eq!(count(pool).await, 0);
+        sqlx::query("INSERT INTO customers (name) VALUES ('d')").execute(pool).await.unwrap();
+        assert!(db.name().starts_with("dbgen_test_tplshop_"), "{}", db.name());
+    }
+
+    #[dbgen_runtime::test(Database::Tplcache)]
+    async fn sqlite_too(pool: sqlx::SqlitePool) {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&pool).await.unwrap();
+        assert_eq!(n, 0);
+        sqlx::query("INSERT INTO items (id) VALUES (1)").execute(&pool).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_migration_tested_from_the_version_before_it() {
+        use dbgen_runtime::testing::Fresh;
+        let db = Fresh::of(Database::Tplshop).to(20250101000000).create().await.unwrap();
+        let pool = db.pool().as_postgres().unwrap();
+        sqlx::query("INSERT INTO customers (name) VALUES ('old')").execute(pool).await.unwrap();
+        db.migrator().latest().await.unwrap();
+        let email: Option<String> = sqlx::query_scalar("SELECT email FROM customers").fetch_one(pool).await.unwrap();
+        assert_eq!(email.as_deref(), Some("unknown"));
+    }
+
+    #[dbgen_runtime::test(Database::Tplshop)]
+    async fn fails_on_demand(pool: sqlx::PgPool) {
+        assert_eq!(count(&pool).await, 0);
+        if std::env::var_os("FAIL_ON_PURPOSE").is_some() {
+            panic!("failing on purpose");
+        }
+    }
+}
+"#;
+
+fn databases(db: &TestDb, sql: &str) -> Vec<String> {
+    db.query_strings(sql)
+        .into_iter()
+        .filter_map(|mut row| row.remove(0))
+        .collect()
+}
+
+#[test]
+fn a_scaffolded_app_tests_on_fresh_databases() {
+    let Some(server) = TestDb::create(Engine::Postgres) else {
+        return;
+    };
+    let admin = std::env::var("DBGEN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let listed = |pattern: &str| {
+        databases(
+            &server,
+            &format!("SELECT datname FROM pg_database WHERE datname LIKE '{pattern}' ORDER BY 1"),
+        )
+    };
+    // A fresh server for this app: no template of its database yet.
+    for old in listed("dbgen\\_%\\_tplshop\\_%") {
+        server.execute(&format!("DROP DATABASE IF EXISTS \"{old}\" WITH (FORCE)"));
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("tplapp");
+    let runtime = workspace().join("runtime");
+    write(
+        &project.join("Cargo.toml"),
+        &format!(
+            "[package]\nname = \"tplapp\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndbgen-runtime = {{ path = {runtime:?} }}\n\n[dev-dependencies]\ndbgen-runtime = {{ path = {runtime:?}, features = [\"testing\"] }}\nsqlx = {{ version = \"0.9\", default-features = false, features = [\"postgres\", \"sqlite\", \"runtime-tokio\"] }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt\"] }}\n"
+        ),
+    );
+    std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    write(&project.join("src/main.rs"), "mod databases;\n\nfn main() {}\n");
+    let dbgen = env!("CARGO_BIN_EXE_dbgen");
+    for args in [
+        vec!["new", "tplshop"],
+        vec!["new", "tplcache", "--driver", "sqlite"],
+    ] {
+        let out = run("dbgen new", Command::new(dbgen).current_dir(&project).args(&args));
+        assert!(out.status.success(), "{}", show("dbgen new", &out));
+    }
+    let shop = project.join("database/tplshop/migrations");
+    write(
+        &shop.join("20250101000000_customers.up.sql"),
+        "CREATE TABLE customers (id SERIAL PRIMARY KEY, name TEXT NOT NULL);\n",
+    );
+    write(
+        &shop.join("20250102000000_email.up.sql"),
+        "ALTER TABLE customers ADD COLUMN email TEXT;\nUPDATE customers SET email = 'unknown';\n",
+    );
+    write(
+        &project.join("database/tplcache/migrations/20250101000000_items.up.sql"),
+        "CREATE TABLE items (id INTEGER PRIMARY KEY);\n",
+    );
+    let main = std::fs::read_to_string(project.join("src/main.rs")).unwrap();
+    write(&project.join("src/main.rs"), &format!("{main}{TESTS}"));
+
+    // Build once, then two processes at once on a server with no template.
+    let build = run(
+        "cargo test --no-run",
+        cargo_test(&project, &admin, &[]).arg("--no-run"),
+    );
+    assert!(build.status.success(), "{}", show("cargo test --no-run", &build));
+    let spawn = || {
+        cargo_test(&project, &admin, &[])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("cargo test")
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", show("first cargo test", &a));
+    assert!(b.status.success(), "{}", show("second cargo test", &b));
+    // Two templates (every migration; up to the first one): each built by one process.
+    let mut built: Vec<String> = [&a, &b]
+        .iter()
+        .flat_map(|out| {
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .filter_map(|line| line.strip_prefix("dbgen: built template "))
+                .filter_map(|rest| rest.split(' ').next())
+                .filter(|name| name.starts_with("dbgen_tpl_tplshop_"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    built.sort();
+    let templates = listed("dbgen\\_tpl\\_tplshop\\_%");
+    assert_eq!(
+        built,
+        templates,
+        "each template built once, by one of the two processes:\n{}\n{}",
+        show("a", &a),
+        show("b", &b)
+    );
+    assert_eq!(templates.len(), 2, "{templates:?}");
+    assert_eq!(listed("dbgen\\_test\\_tplshop\\_%"), Vec::<String>::new(), "no test database is left");
+
+    // A failing test keeps its database and says how to reach it.
+    let failed = run(
+        "cargo test (failing)",
+        &mut cargo_test(&project, &admin, &[("FAIL_ON_PURPOSE", "1")]),
+    );
+    assert!(!failed.status.success(), "{}", show("failing", &failed));
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&failed.stdout),
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    let kept = listed("dbgen\\_test\\_tplshop\\_%");
+    assert_eq!(kept.len(), 1, "only the failed test's database is kept: {kept:?}\n{output}");
+    assert!(output.contains("kept the database of test `tests::fails_on_demand`"), "{output}");
+    assert!(output.contains(&format!("/{}'", kept[0])), "how to reach it:\n{output}");
+    server.execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", kept[0]));
+
+    // A changed migration: a new template, the old one dropped.
+    write(
+        &shop.join("20250102000000_email.up.sql"),
+        "ALTER TABLE customers ADD COLUMN email TEXT DEFAULT 'unknown';\nUPDATE customers SET email = 'unknown';\n",
+    );
+    let again = run("cargo test after a change", &mut cargo_test(&project, &admin, &[]));
+    assert!(again.status.success(), "{}", show("after a change", &again));
+    let now = listed("dbgen\\_tpl\\_tplshop\\_%");
+    assert_eq!(now.len(), 2, "{now:?}");
+    let replaced: Vec<&String> = templates.iter().filter(|t| !now.contains(t)).collect();
+    assert_eq!(replaced.len(), 1, "the changed content's template was replaced: {templates:?} -> {now:?}");
+    for old in now {
+        server.execute(&format!("DROP DATABASE IF EXISTS \"{old}\" WITH (FORCE)"));
+    }
+}

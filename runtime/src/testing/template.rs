@@ -1,0 +1,154 @@
+//! A template's name: the database's name and the checksum of everything that makes its
+//! content, so that a changed migration, seed or placeholder value gives a new template.
+
+use sha2::{Digest, Sha256};
+
+use super::{Fresh, Seeds};
+use crate::environment::Environment;
+
+/// What identifies a template: `dbgen_tpl_<database>_<variant>_<content>`, where the
+/// variant (4 hex digits) says which seeds and which last version it holds, and the content
+/// (12 hex digits) is the checksum of what makes it. A new content of one variant makes
+/// the old template stale; other variants (a test stopping at another version) stay.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TemplateKey {
+    /// The template's name on the server (or its file's stem).
+    pub name: String,
+    /// `dbgen_tpl_<database>_<variant>_`: every template of this database and variant
+    /// starts with it, so that the stale ones can be found and removed.
+    pub prefix: String,
+    /// A lock key for the build, from the same checksum.
+    pub lock: i64,
+}
+
+impl TemplateKey {
+    /// The key of `fresh`'s content, with placeholder values from `environment`.
+    pub fn new(fresh: &Fresh, environment: &Environment) -> Self {
+        let db = fresh.db;
+        let mut hash = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
+        };
+        field(db.config.driver.as_str().as_bytes());
+        field(db.name.as_bytes());
+        field(db.config.migrations_table.as_bytes());
+        for m in db
+            .migrations
+            .iter()
+            .filter(|m| fresh.to.is_none_or(|to| m.version <= to))
+        {
+            field(&m.version.to_le_bytes());
+            field(&m.checksum.0);
+        }
+        let seeds: Vec<&str> = match &fresh.seeds {
+            Seeds::None => Vec::new(),
+            Seeds::All => db.seeds.iter().map(|s| s.name.as_ref()).collect(),
+            Seeds::Named(names) => names.iter().map(String::as_str).collect(),
+        };
+        for name in seeds {
+            field(name.as_bytes());
+            if let Some(seed) = db.seeds.iter().find(|s| s.name == name) {
+                field(seed.sql.as_bytes());
+            }
+        }
+        // A placeholder's value changes what a script does (never printed: only hashed).
+        for p in db.config.placeholders.iter() {
+            field(p.name.as_bytes());
+            let value = environment
+                .vars()
+                .get(p.env.as_ref())
+                .map(String::as_str)
+                .or(p.default.as_deref())
+                .unwrap_or_default();
+            field(value.as_bytes());
+        }
+        let digest = hash.finalize();
+        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let mut variant = Sha256::new();
+        variant.update(format!("{:?} {:?}", fresh.to, fresh.seeds).as_bytes());
+        let variant: String = variant.finalize()[..2]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let prefix = format!("dbgen_tpl_{}_{variant}_", short_name(&db.name));
+        let mut lock = [0u8; 8];
+        lock.copy_from_slice(&digest[6..14]);
+        Self {
+            name: format!("{prefix}{hex}"),
+            prefix,
+            lock: i64::from_le_bytes(lock),
+        }
+    }
+}
+
+/// A database name as part of a server's database name: at most 24 characters of
+/// `[a-z0-9_]`, so that every name dbgen makes fits PostgreSQL's 63 bytes.
+pub(crate) fn short_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(24)
+        .collect()
+}
+
+/// A new test database's name: `dbgen_test_<database>_<16 hex digits>`.
+pub(crate) fn test_database_name(db: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hash = Sha256::new();
+    hash.update(std::process::id().to_le_bytes());
+    hash.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    hash.update(now.as_nanos().to_le_bytes());
+    let hex: String = hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("dbgen_test_{}_{hex}", short_name(db))
+}
+
+/// `url` with its database (the path) replaced by `database`.
+pub(crate) fn with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (before_query, query) = match rest.find('?') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    // The authority ends at the first `/` after any `@` (a password may hold `/`).
+    let host_start = before_query.rfind('@').map_or(0, |at| at + 1);
+    let authority_end = before_query[host_start..]
+        .find('/')
+        .map_or(before_query.len(), |i| host_start + i);
+    format!(
+        "{scheme}://{}/{database}{query}",
+        &before_query[..authority_end]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_get_another_database() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("mysql://u:p/w@h/db?ssl-mode=disabled", "x"),
+            "mysql://u:p/w@h/x?ssl-mode=disabled"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+
+    #[test]
+    fn names_fit_postgres() {
+        let long = "a-very-long-database-name-that-goes-on-and-on";
+        assert!(test_database_name(long).len() <= 63);
+        assert_ne!(test_database_name("a"), test_database_name("a"));
+        assert!(short_name("db-2").chars().all(|c| c != '-'));
+    }
+}
