@@ -1,6 +1,8 @@
 //! SQLite migrations run as SQLite's documentation prescribes for schema changes: foreign
-//! keys off outside the batch's transaction, `PRAGMA foreign_key_check` before it commits,
-//! and statements SQLite ignores inside a transaction refused rather than "applied".
+//! keys off outside the batch's transaction, `PRAGMA foreign_key_check` before it commits
+//! (what was broken before the batch warned about, not refused), and statements SQLite
+//! ignores or refuses inside a transaction refused rather than "applied" (a migration's own
+//! `PRAGMA foreign_keys` excepted: migrations run with foreign keys off already).
 //! Through the real `dbgen` binary, on a fresh SQLite file per test; assertions read the
 //! database itself.
 
@@ -233,19 +235,114 @@ fn rows_broken_before_the_batch_are_told_apart() {
     let p = Project::new();
     p.migration(1, "parent_child", PARENT_CHILD);
     p.latest().ok();
-    // Written by a connection that keeps foreign keys off.
+    // Written by a connection that keeps foreign keys off (SQLite's default).
     p.db.execute("PRAGMA foreign_keys = OFF; INSERT INTO child VALUES (3, 99);");
+    // An unrelated migration goes through, with a warning that names the row.
     p.migration(
         2,
         "labels",
         "CREATE TABLE label (id INTEGER PRIMARY KEY);\n",
     );
+    let run = p.latest().ok();
+    let warning = run.stderr();
+    assert!(
+        warning.contains("app: warning: 1 row already broke its foreign key before this batch ran"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("`child` rowid 3: parent_id refers to no row of `parent`"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("`PRAGMA foreign_key_check` lists them all"),
+        "{warning}"
+    );
+    assert_eq!(p.db.tracking_rows("dbgen_migrations"), [(1, 1), (2, 2)]);
+
+    // A batch that breaks another row still fails, naming that row only.
+    p.migration(
+        3,
+        "drop_parent",
+        "DELETE FROM parent WHERE id = 2;\nINSERT INTO child VALUES (4, 2);\n",
+    );
+    let before = p.snapshot();
+    let run = p
+        .latest()
+        .code(1)
+        .says("3_drop_parent.up.sql")
+        .says("found 1 row whose foreign key refers to no row: `child` rowid 4: parent_id refers to no row of `parent`")
+        .says("make the migration delete or update the rows that refer to it");
+    let all = run.stderr();
+    let error = all
+        .lines()
+        .filter(|l| !l.contains("warning:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!error.contains("rowid 3"), "{all}");
+    assert!(all.contains("warning: 1 row already broke"), "{all}");
+    assert_eq!(p.snapshot(), before);
+}
+
+/// A foreign key to a column that is not a key: SQLite accepts it, but cannot check it.
+const NOT_A_KEY: &str = "CREATE TABLE team (id INTEGER PRIMARY KEY, code TEXT NOT NULL);
+CREATE TABLE player (id INTEGER PRIMARY KEY, team_code TEXT REFERENCES team (code));
+INSERT INTO team VALUES (1, 'a');
+INSERT INTO player VALUES (1, 'a');
+";
+
+#[test]
+fn a_foreign_key_sqlite_cannot_check_is_explained() {
+    let p = Project::new();
+    p.migration(1, "parent_child", PARENT_CHILD);
+    p.latest().ok();
+    p.migration(2, "teams", NOT_A_KEY);
     let before = p.snapshot();
     p.latest()
         .code(1)
-        .says("`child` rowid 3: parent_id refers to no row of `parent`")
-        .says("before this batch ran");
+        .says("2_teams.up.sql")
+        .says("`player` has a foreign key SQLite cannot check (foreign key mismatch - \"player\" referencing \"team\")")
+        .says("`team` (code), are neither `team`'s PRIMARY KEY nor covered by a UNIQUE index")
+        .says("add a UNIQUE index on those columns (`CREATE UNIQUE INDEX ... ON \"team\" (code)`)")
+        .says("the batch's transaction was rolled back");
     assert_eq!(p.snapshot(), before);
+
+    // Fixed the way the message says, the batch goes through.
+    p.migration(
+        2,
+        "teams",
+        &format!("{NOT_A_KEY}CREATE UNIQUE INDEX team_code ON team (code);\n"),
+    );
+    let run = p.latest().ok();
+    assert!(!run.stderr().contains("warning"), "{}", run.stderr());
+    assert_eq!(p.db.tracking_rows("dbgen_migrations"), [(1, 1), (2, 2)]);
+}
+
+#[test]
+fn a_foreign_key_sqlite_could_not_check_before_the_batch_is_a_warning() {
+    let p = Project::new();
+    p.migration(1, "parent_child", PARENT_CHILD);
+    p.latest().ok();
+    // Made outside dbgen (before it checked foreign keys, such a migration went through),
+    // by a connection with foreign keys off: with them on, SQLite refuses to write `player`.
+    p.db.execute(&format!("PRAGMA foreign_keys = OFF;\n{NOT_A_KEY}"));
+    p.migration(
+        2,
+        "labels",
+        "CREATE TABLE label (id INTEGER PRIMARY KEY);\n",
+    );
+    p.latest()
+        .ok()
+        .says("app: warning: `player` has a foreign key SQLite cannot check")
+        .says("It was so before this batch ran, so it does not stop it")
+        .says("add a UNIQUE index on those columns");
+    assert_eq!(p.db.tracking_rows("dbgen_migrations"), [(1, 1), (2, 2)]);
+
+    // The other tables are still checked.
+    p.migration(3, "drop_parent", "DELETE FROM parent WHERE id = 1;\n");
+    p.latest()
+        .code(1)
+        .says("`child` rowid 1: parent_id refers to no row of `parent`");
+    assert_eq!(p.count("SELECT COUNT(*) FROM parent"), 2);
 }
 
 #[test]
@@ -333,31 +430,18 @@ fn a_first_run_refused_leaves_no_database_file() {
 }
 
 #[test]
-fn other_statements_sqlite_ignores_in_a_transaction_are_refused() {
-    for (script, shown) in [
-        (
-            "PRAGMA foreign_keys=OFF;\nCREATE TABLE t (id INTEGER);\n",
-            "`PRAGMA foreign_keys=OFF` (line 1)",
-        ),
-        (
-            "pragma main.Foreign_Keys = 0;\n",
-            "`pragma main.Foreign_Keys = 0` (line 1)",
-        ),
-        (
-            "CREATE TABLE t (id INTEGER);\n\nVACUUM;\n",
-            "`VACUUM` (line 3)",
-        ),
-    ] {
-        let p = Project::new();
-        p.migration(1, "script", script);
-        let before = p.snapshot();
-        p.latest()
-            .code(1)
-            .says(shown)
-            .says("-- dbgen:no-transaction")
-            .says("it was not sent");
-        assert_eq!(p.snapshot(), before, "{script}");
-    }
+fn vacuum_in_a_transaction_is_refused() {
+    let p = Project::new();
+    p.migration(1, "t1", "CREATE TABLE t1 (id INTEGER PRIMARY KEY);\n");
+    p.migration(2, "script", "CREATE TABLE t (id INTEGER);\n\nVACUUM;\n");
+    let before = p.snapshot();
+    p.latest()
+        .code(1)
+        .says("`VACUUM` (line 3)")
+        .says("put `-- dbgen:no-transaction` on the script's first line")
+        .says("it was not sent")
+        .says("what ran before it in that transaction (1_t1) is not applied either");
+    assert_eq!(p.snapshot(), before);
     // The reading forms and the check are fine.
     let p = Project::new();
     p.migration(
@@ -369,8 +453,37 @@ fn other_statements_sqlite_ignores_in_a_transaction_are_refused() {
     assert_eq!(p.db.tracking_rows("dbgen_migrations"), [(1, 1)]);
 }
 
+/// The table rebuild as sqlx and diesel migrations write it: their own PRAGMAs around it.
+const REBUILD_WITH_PRAGMAS: &str = "PRAGMA foreign_keys = OFF;
+CREATE TABLE new_parent (id INTEGER PRIMARY KEY, name TEXT NOT NULL, label TEXT);
+INSERT INTO new_parent (id, name) SELECT id, name FROM parent;
+DROP TABLE parent;
+ALTER TABLE new_parent RENAME TO parent;
+pragma main.Foreign_Keys = 1;
+";
+
 #[test]
-fn a_seed_that_sets_foreign_keys_is_refused() {
+fn a_migration_may_set_foreign_keys_itself_in_its_transaction() {
+    let p = Project::new();
+    p.migration(1, "parent_child", PARENT_CHILD);
+    p.latest().ok();
+    p.migration(2, "rebuild_parent", REBUILD_WITH_PRAGMAS);
+    // Migrations run with foreign keys off anyway: the rebuild keeps the child rows.
+    p.latest().ok();
+    assert_eq!(p.count("SELECT COUNT(*) FROM child"), 2);
+    assert_eq!(
+        p.count("SELECT COUNT(*) FROM pragma_table_info('parent') WHERE name = 'label'"),
+        1
+    );
+    assert!(p.broken().is_empty());
+    assert_eq!(p.db.tracking_rows("dbgen_migrations"), [(1, 1), (2, 2)]);
+    // Its PRAGMAs do not hide a later statement that cannot run in a transaction.
+    p.migration(3, "vacuum", "PRAGMA foreign_keys = OFF;\nVACUUM;\n");
+    p.latest().code(1).says("`VACUUM` (line 2)");
+}
+
+#[test]
+fn a_seed_that_sets_foreign_keys_is_refused_with_advice_for_seeds() {
     let p = Project::new();
     p.migration(1, "parent_child", PARENT_CHILD);
     p.latest().ok();
@@ -379,9 +492,31 @@ fn a_seed_that_sets_foreign_keys_is_refused() {
         "database/app/seeds/01_orphans.sql",
         "PRAGMA foreign_keys = OFF;\nINSERT INTO child VALUES (9, 99);\n",
     );
-    p.run(&["seed", "run", "app"])
+    let run = p
+        .run(&["seed", "run", "app"])
         .code(1)
         .says("01_orphans.sql")
-        .says("`PRAGMA foreign_keys = OFF` (line 1)");
+        .says("`PRAGMA foreign_keys = OFF` (line 1)")
+        .says("a seed always runs in one, with foreign keys as the connection has them")
+        .says("`PRAGMA defer_foreign_keys = ON;`");
+    // Migrations' advice does not apply to a seed.
+    let all = format!("{}{}", run.stdout(), run.stderr());
+    assert!(!all.contains("Migrations already run"), "{all}");
+    assert!(!all.contains("on the script's first line"), "{all}");
     assert_eq!(p.count("SELECT COUNT(*) FROM child"), 2);
+
+    // VACUUM and the journal mode: where a seed's can go instead.
+    write(p.root(), "database/app/seeds/01_orphans.sql", "VACUUM;\n");
+    p.run(&["seed", "run", "app"])
+        .code(1)
+        .says("`VACUUM` (line 1) cannot run: SQLite refuses VACUUM inside a transaction, and a seed always runs in one: run it in a migration whose first line is `-- dbgen:no-transaction`");
+
+    // The advice works: references checked when the seed commits.
+    write(
+        p.root(),
+        "database/app/seeds/01_orphans.sql",
+        "PRAGMA defer_foreign_keys = ON;\nINSERT INTO child VALUES (9, 3);\nINSERT INTO parent VALUES (3, 'three');\n",
+    );
+    p.run(&["seed", "run", "app"]).ok();
+    assert_eq!(p.count("SELECT COUNT(*) FROM child"), 3);
 }

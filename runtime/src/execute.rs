@@ -462,7 +462,10 @@ async fn migrate<E: Engine>(
         };
         let result = match engine.relax_references().await {
             Ok(()) => with_lock(&mut engine, table, mode.lock_timeout, work).await,
-            Err(e) => Err(tracking("locking", table)(e)),
+            Err(e) => {
+                let action = "turning off foreign keys before locking";
+                Err(tracking(action, table)(e))
+            }
         };
         // A failed run's connection is closed anyway; one that goes back to a pool is closed
         // too when this fails, so the warning matters only for a run that did not fail.
@@ -570,18 +573,29 @@ async fn run_plan<E: Engine>(
             read_script(m, Direction::Down)?;
         }
     }
-    /// Before a transaction that ran migrations commits: rows whose references they broke
-    /// (SQLite runs them with foreign keys off) roll the transaction back.
+    /// Before a transaction that ran migrations commits: references they broke (they run
+    /// relaxed, see `migrate`) roll it back; those broken before it are warned about.
     async fn check_references<E: Engine>(
         engine: &mut E,
-        plan: &Plan<'_>,
+        (database, plan): (&str, &Plan<'_>),
         ran: &[&Migration],
         committed: usize,
+        out: &mut dyn Observer,
     ) -> Result<(), RunError> {
         let found = engine.broken_references().await;
-        if let Ok(None) = found {
-            return Ok(());
-        }
+        let broken = match found {
+            Ok(check) => {
+                for warning in &check.warnings {
+                    tracing::warn!(database, "{warning}");
+                    out.warning(warning);
+                }
+                match check.broken {
+                    None => return Ok(()),
+                    Some(broken) => Ok(broken),
+                }
+            }
+            Err(e) => Err(e),
+        };
         let _ = engine.rollback().await;
         let names: Vec<String> = ran.iter().map(|m| m.id()).collect();
         let rolled_back = match committed {
@@ -597,40 +611,32 @@ async fn run_plan<E: Engine>(
             ),
         };
         let file = script_path(ran.last().expect("migrations ran"), plan.direction).into_owned();
-        let broken = match found {
-            Ok(Some(broken)) => broken,
-            Err(e) => {
-                return Err(RunError::Script {
-                    file,
-                    position: None,
-                    message: format!(
-                        "checking foreign keys (PRAGMA foreign_key_check) failed: {}",
-                        describe(&e)
-                    ),
-                    note: Some(rolled_back),
-                    source: Some(Box::new(e)),
-                });
-            }
-            Ok(None) => unreachable!("returned above"),
-        };
-        // Checked again without the batch: rows that were broken before it ran.
-        let advice = match engine.broken_references().await {
-            Ok(Some(_)) => "these rows broke their references before this batch ran (written while foreign keys were off): repair or delete them, then run again".to_string(),
-            _ => "migrations run with foreign keys off, as SQLite's documentation prescribes for schema changes, so deleting or changing a parent row neither cascades nor is refused: make the migration delete or update the rows that refer to it as well, then run again".to_string(),
-        };
-        Err(RunError::Script {
-            file,
-            position: None,
-            message: format!(
-                "after {} ran, PRAGMA foreign_key_check found rows whose foreign key refers to no row: {broken}",
-                match ran.len() {
-                    1 => "this migration".to_string(),
-                    n => format!("the {n} migrations of this transaction"),
-                }
-            ),
-            note: Some(format!("{rolled_back}; {advice}")),
-            source: None,
-        })
+        match broken {
+            Ok(broken) => Err(RunError::Script {
+                file,
+                position: None,
+                message: format!(
+                    "after {} ran, {}",
+                    match ran.len() {
+                        1 => "this migration".to_string(),
+                        n => format!("the {n} migrations of this transaction"),
+                    },
+                    broken.message
+                ),
+                note: Some(format!("{rolled_back}; {}", broken.advice)),
+                source: None,
+            }),
+            Err(e) => Err(RunError::Script {
+                file,
+                position: None,
+                message: format!(
+                    "checking foreign keys before the commit failed: {}",
+                    describe(&e)
+                ),
+                note: Some(rolled_back),
+                source: Some(Box::new(e)),
+            }),
+        }
     }
 
     // SQLite's lock is its write transaction, already open.
@@ -663,7 +669,8 @@ async fn run_plan<E: Engine>(
         if guarded && open {
             if done_in_transaction > 0 {
                 let ran = &plan.steps[first_in_transaction..index];
-                if let Err(e) = check_references(engine, plan, ran, committed).await {
+                let checked = check_references(engine, (database, plan), ran, committed, out);
+                if let Err(e) = checked.await {
                     out.finished();
                     return Err(e);
                 }
@@ -738,6 +745,18 @@ async fn run_plan<E: Engine>(
                     .map_err(|e| failed(StepError::Transaction(e), committed))?;
                 open = true;
             }
+            // What is broken already does not fail the transaction's check before commit.
+            if done_in_transaction == 0
+                && let Err(e) = engine.note_broken_references().await
+            {
+                let _ = engine.rollback().await;
+                out.finished();
+                let reason = format!(
+                    "checking foreign keys before the transaction's first migration failed: {}",
+                    describe(&e)
+                );
+                return Err(failed(StepError::Refused(reason), committed));
+            }
             let record = record_for(plan, m, RecordKind::Done);
             let result = match &sql {
                 // Nothing to run (MySQL would refuse an empty query): only the record.
@@ -770,7 +789,8 @@ async fn run_plan<E: Engine>(
     if open {
         if done_in_transaction > 0 {
             let ran = &plan.steps[first_in_transaction..];
-            if let Err(e) = check_references(engine, plan, ran, committed).await {
+            let checked = check_references(engine, (database, plan), ran, committed, out);
+            if let Err(e) = checked.await {
                 out.finished();
                 return Err(e);
             }

@@ -77,7 +77,7 @@ pub(crate) async fn run<E: Engine>(
             for seed in seeds {
                 let step_started = Instant::now();
                 let sql = substitute_placeholders(&seed.sql, placeholders);
-                let refusal = match engine.refusal(&sql, true).await {
+                let refusal = match engine.seed_refusal(&sql).await {
                     Ok(refusal) => refusal,
                     Err(e) => Some(describe(&e)),
                 };

@@ -196,6 +196,12 @@ pub(crate) trait Engine: Sized {
         Ok(None)
     }
 
+    /// [`refusal`](Self::refusal) for a seed, which always runs in a transaction, with
+    /// references enforced as the connection has them (no `relax_references` around it).
+    async fn seed_refusal(&mut self, sql: &str) -> Result<Option<String>, sqlx::Error> {
+        self.refusal(sql, true).await
+    }
+
     /// Lets a migration batch break references while it runs (SQLite: turns
     /// `PRAGMA foreign_keys` off, as its documentation prescribes for schema changes, the
     /// first call remembering the connection's setting). Called outside any transaction:
@@ -211,11 +217,20 @@ pub(crate) trait Engine: Sized {
         Ok(())
     }
 
-    /// Rows whose references are broken, described for a message, checked before a
-    /// transaction that ran migrations commits; `None` when there are none (or when
-    /// references were never relaxed, so that the engine itself enforced them).
-    async fn broken_references(&mut self) -> Result<Option<String>, sqlx::Error> {
-        Ok(None)
+    /// In the transaction, before its first migration runs: remembers the references that
+    /// are broken already, so that [`broken_references`](Self::broken_references) fails the
+    /// transaction only on those its migrations break. Does nothing (and costs nothing)
+    /// where references were not relaxed from an enforcing setting.
+    async fn note_broken_references(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Checked before a transaction that ran migrations commits: the references its
+    /// migrations broke (they ran relaxed), which must roll it back, and those that were
+    /// broken before it, to warn about. Nothing where references were never relaxed, or
+    /// the connection did not enforce them, so that the engine itself kept them.
+    async fn broken_references(&mut self) -> Result<ReferenceCheck, sqlx::Error> {
+        Ok(ReferenceCheck::default())
     }
 
     /// The 1-based character offset of an error in the script, where the driver gives one.
@@ -232,6 +247,24 @@ pub(crate) trait Engine: Sized {
     ) -> Option<(usize, usize)> {
         None
     }
+}
+
+/// What [`Engine::broken_references`] found, worded by the engine.
+#[derive(Debug, Default)]
+pub(crate) struct ReferenceCheck {
+    /// What the transaction's migrations broke: it must not commit.
+    pub broken: Option<BrokenReferences>,
+    /// What was broken before the transaction's first migration: told, not refused.
+    pub warnings: Vec<String>,
+}
+
+/// Why a transaction's migrations must be rolled back, and what to do about it.
+#[derive(Debug)]
+pub(crate) struct BrokenReferences {
+    /// What the check found, to follow "after this migration ran, ".
+    pub message: String,
+    /// What to change in the migrations.
+    pub advice: String,
 }
 
 /// A script, then its tracking row in a second round trip, timed by the client.

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -9,9 +10,10 @@ use super::sqlite_split::{Found, OutsideOnly, SPLIT_FROM, outside_only, pieces};
 use crate::pool::Pool;
 
 use super::{
-    AppliedRow, Conn, Engine, OpenMode, Record, Source, TextRows, decode_applied, decode_text,
-    none_if_missing, run_then_record, script_then, select_applied_sql,
+    AppliedRow, BrokenReferences, Conn, Engine, OpenMode, Record, ReferenceCheck, Source, TextRows,
+    decode_applied, decode_text, none_if_missing, run_then_record, script_then, select_applied_sql,
 };
+use crate::migrator::plural;
 
 /// SQLite: transactional DDL; the lock is the write transaction (`BEGIN IMMEDIATE`), which
 /// the file system releases when a runner dies.
@@ -25,7 +27,24 @@ pub(crate) struct Sqlite {
     references: Option<bool>,
     /// Foreign keys could not be set back: the connection is closed, never pooled.
     unrestored: bool,
+    /// What `PRAGMA foreign_key_check` found before the open transaction's first migration.
+    broken_before: Option<KeyCheck>,
 }
+
+/// A row `PRAGMA foreign_key_check` reports: its table, its rowid (none in a WITHOUT ROWID
+/// table), the parent table, and the foreign key's id in `PRAGMA foreign_key_list`.
+type Violation = (String, Option<i64>, String, i64);
+
+/// What `PRAGMA foreign_key_check` says of the main database.
+#[derive(Debug, Default)]
+struct KeyCheck {
+    rows: Vec<Violation>,
+    /// Tables with a foreign key SQLite cannot check, and its "foreign key mismatch" error.
+    mismatches: Vec<(String, String)>,
+}
+
+/// How many broken rows a message names.
+const SHOWN: usize = 5;
 
 /// How to reach `settings` on SQLite, for the runner and for an application's pool.
 pub(crate) fn connect_options(
@@ -47,6 +66,120 @@ impl Sqlite {
             .iter()
             .map(|row| row.try_get::<i64, _>(0))
             .collect()
+    }
+
+    /// `PRAGMA foreign_key_check` on the main database. A foreign key SQLite cannot check
+    /// (its parent columns have no UNIQUE index) fails the whole check: then each table is
+    /// checked alone, and those that fail are set aside with their error.
+    async fn check_keys(&mut self) -> Result<KeyCheck, sqlx::Error> {
+        const ROWS: &str = "SELECT \"table\", rowid, parent, fkid FROM pragma_foreign_key_check";
+        match sqlx::query_as(ROWS).fetch_all(&mut *self.conn).await {
+            Ok(rows) => {
+                return Ok(KeyCheck {
+                    rows,
+                    mismatches: Vec::new(),
+                });
+            }
+            Err(e) if mismatch(&e).is_none() => return Err(e),
+            Err(_) => {}
+        }
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master AS m WHERE type = 'table' \
+             AND EXISTS (SELECT 1 FROM pragma_foreign_key_list(m.name))",
+        )
+        .fetch_all(&mut *self.conn)
+        .await?;
+        let mut check = KeyCheck::default();
+        for table in tables {
+            let rows = sqlx::query_as(
+                "SELECT \"table\", rowid, parent, fkid FROM pragma_foreign_key_check(?1, 'main')",
+            )
+            .bind(&table)
+            .fetch_all(&mut *self.conn)
+            .await;
+            match rows {
+                Ok(rows) => check.rows.extend(rows),
+                Err(e) => match mismatch(&e) {
+                    Some(message) => check.mismatches.push((table, message)),
+                    None => return Err(e),
+                },
+            }
+        }
+        Ok(check)
+    }
+
+    /// The first [`SHOWN`] of `rows`, each with the columns of its foreign key, and how
+    /// many more there are.
+    async fn describe_rows(&mut self, rows: &[&Violation]) -> Result<String, sqlx::Error> {
+        let mut found = Vec::with_capacity(SHOWN + 1);
+        for (table, rowid, parent, fkid) in rows.iter().take(SHOWN) {
+            let columns: Option<String> = sqlx::query_scalar(
+                "SELECT group_concat(\"from\", ', ') FROM pragma_foreign_key_list(?1) WHERE id = ?2",
+            )
+            .bind(table)
+            .bind(fkid)
+            .fetch_one(&mut *self.conn)
+            .await?;
+            let row = match rowid {
+                Some(rowid) => format!("`{table}` rowid {rowid}"),
+                None => format!("a row of `{table}` (WITHOUT ROWID)"),
+            };
+            let columns = columns.as_deref().unwrap_or("its foreign key");
+            found.push(format!("{row}: {columns} refers to no row of `{parent}`"));
+        }
+        if rows.len() > SHOWN {
+            found.push(format!("and {} more", rows.len() - SHOWN));
+        }
+        Ok(found.join("; "))
+    }
+
+    /// What a "foreign key mismatch" of `table` means, and what to do about it.
+    async fn describe_mismatch(
+        &mut self,
+        table: &str,
+        error: &str,
+    ) -> Result<(String, String), sqlx::Error> {
+        // SQLite words it `foreign key mismatch - "child" referencing "parent"`.
+        let parent = error
+            .rsplit_once(" referencing \"")
+            .and_then(|(_, parent)| parent.strip_suffix('"'))
+            .unwrap_or("its parent table")
+            .to_string();
+        let columns: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(\"to\", ', ') FROM pragma_foreign_key_list(?1) \
+             WHERE \"table\" = ?2 COLLATE NOCASE AND \"to\" IS NOT NULL",
+        )
+        .bind(table)
+        .bind(&parent)
+        .fetch_one(&mut *self.conn)
+        .await?;
+        let (refers_to, index) = match &columns {
+            Some(columns) => (
+                format!("`{parent}` ({columns})"),
+                format!("`CREATE UNIQUE INDEX ... ON \"{parent}\" ({columns})`"),
+            ),
+            None => (
+                format!("`{parent}`'s primary key"),
+                format!("`CREATE UNIQUE INDEX ... ON \"{parent}\" (...)`"),
+            ),
+        };
+        let meaning = format!(
+            "`{table}` has a foreign key SQLite cannot check ({error}): the columns it refers to, {refers_to}, are neither `{parent}`'s PRIMARY KEY nor covered by a UNIQUE index (or do not exist), so SQLite cannot tell which row a value refers to"
+        );
+        let advice = format!(
+            "add a UNIQUE index on those columns ({index}), make them `{parent}`'s PRIMARY KEY, or point the foreign key at columns that are one; until then PRAGMA foreign_key_check fails, and with foreign keys on SQLite refuses the writes this foreign key governs with the same error"
+        );
+        Ok((meaning, advice))
+    }
+}
+
+/// SQLite's error for a foreign key whose parent columns are not a key, when `error` is one.
+fn mismatch(error: &sqlx::Error) -> Option<String> {
+    match error {
+        sqlx::Error::Database(e) if e.message().starts_with("foreign key mismatch") => {
+            Some(e.message().to_string())
+        }
+        _ => None,
     }
 }
 
@@ -87,6 +220,7 @@ impl Engine for Sqlite {
                     created: None,
                     references: None,
                     unrestored: false,
+                    broken_before: None,
                 }));
             }
             #[allow(unreachable_patterns)]
@@ -115,6 +249,7 @@ impl Engine for Sqlite {
             in_transaction: false,
             references: None,
             unrestored: false,
+            broken_before: None,
         }))
     }
 
@@ -266,57 +401,119 @@ impl Engine for Sqlite {
         restored
     }
 
-    /// `PRAGMA foreign_key_check`, when foreign keys were on before `relax_references`
-    /// (the documentation's step 10): a connection that keeps them off has none to keep.
-    async fn broken_references(&mut self) -> Result<Option<String>, sqlx::Error> {
-        const SHOWN: usize = 5; // the query's LIMIT, less one
+    /// `PRAGMA foreign_key_check` before the transaction's first migration, when foreign
+    /// keys were on before `relax_references`: a connection that keeps them off has none to
+    /// keep, and pays for no check.
+    async fn note_broken_references(&mut self) -> Result<(), sqlx::Error> {
+        self.broken_before = None;
+        if self.references == Some(true) {
+            self.broken_before = Some(self.check_keys().await?);
+        }
+        Ok(())
+    }
+
+    /// `PRAGMA foreign_key_check` before the commit (the documentation's step 10), when
+    /// foreign keys were on before `relax_references`. Only what the transaction's
+    /// migrations broke refuses it: rows broken before it (written while foreign keys were
+    /// off) and foreign keys SQLite could not check before it are warned about.
+    async fn broken_references(&mut self) -> Result<ReferenceCheck, sqlx::Error> {
+        let before = self.broken_before.take().unwrap_or_default();
         if self.references != Some(true) {
-            return Ok(None);
+            return Ok(ReferenceCheck::default());
         }
-        // The check's fkid is the constraint's id in foreign_key_list: its columns.
-        // One more than shown: whether there are more.
-        let rows: Vec<(String, Option<i64>, String, Option<String>)> = sqlx::query_as(
-            "SELECT k.\"table\", k.rowid, k.parent, \
-             (SELECT group_concat(l.\"from\", ', ') FROM pragma_foreign_key_list(k.\"table\") AS l WHERE l.id = k.fkid) \
-             FROM pragma_foreign_key_check AS k LIMIT 6",
-        )
-        .fetch_all(&mut *self.conn)
-        .await?;
-        if rows.is_empty() {
-            return Ok(None);
+        let after = self.check_keys().await?;
+        // Counted, not only looked up: WITHOUT ROWID rows have no rowid to tell them apart.
+        let mut earlier: HashMap<&Violation, usize> = HashMap::new();
+        for row in &before.rows {
+            *earlier.entry(row).or_default() += 1;
         }
-        let mut found: Vec<String> = rows
-            .iter()
-            .take(SHOWN)
-            .map(|(table, rowid, parent, columns)| {
-                let row = match rowid {
-                    Some(rowid) => format!("`{table}` rowid {rowid}"),
-                    None => format!("a row of `{table}` (WITHOUT ROWID)"),
-                };
-                let columns = columns.as_deref().unwrap_or("its foreign key");
-                format!("{row}: {columns} refers to no row of `{parent}`")
-            })
-            .collect();
-        if rows.len() > SHOWN {
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
-                .fetch_one(&mut *self.conn)
-                .await?;
-            found.push(format!("and {} more", total - SHOWN as i64));
+        let (mut new, mut old) = (Vec::new(), Vec::new());
+        for row in &after.rows {
+            match earlier.get_mut(row) {
+                Some(left) if *left > 0 => {
+                    *left -= 1;
+                    old.push(row);
+                }
+                _ => new.push(row),
+            }
         }
-        Ok(Some(found.join("; ")))
+        let mut check = ReferenceCheck::default();
+        if !old.is_empty() {
+            let n = old.len();
+            check.warnings.push(format!(
+                "{n} row{} already broke {} foreign key before this batch ran (written while foreign keys were off), so {} not stop it: {}. `PRAGMA foreign_key_check` lists them all: repair or delete them",
+                plural(n),
+                if n == 1 { "its" } else { "their" },
+                if n == 1 { "it does" } else { "they do" },
+                self.describe_rows(&old).await?
+            ));
+        }
+        let (mut messages, mut advice) = (Vec::new(), Vec::new());
+        if !new.is_empty() {
+            let n = new.len();
+            messages.push(format!(
+                "PRAGMA foreign_key_check found {n} row{} whose foreign key refers to no row: {}",
+                plural(n),
+                self.describe_rows(&new).await?
+            ));
+            advice.push("migrations run with foreign keys off, as SQLite's documentation prescribes for schema changes, so deleting or changing a parent row neither cascades nor is refused: make the migration delete or update the rows that refer to it as well, then run again".to_string());
+        }
+        for (table, error) in &after.mismatches {
+            let (meaning, what_to_do) = self.describe_mismatch(table, error).await?;
+            if before
+                .mismatches
+                .iter()
+                .any(|m| (&m.0, &m.1) == (table, error))
+            {
+                check.warnings.push(format!(
+                    "{meaning}. It was so before this batch ran, so it does not stop it, but `{table}`'s references go unchecked: {what_to_do}"
+                ));
+            } else {
+                messages.push(meaning);
+                advice.push(what_to_do);
+            }
+        }
+        if !messages.is_empty() {
+            check.broken = Some(BrokenReferences {
+                message: messages.join("; and "),
+                advice: advice.join("; "),
+            });
+        }
+        Ok(check)
     }
 
     /// A statement that SQLite ignores (or refuses) inside a transaction, in a script that
-    /// will run in one: refused before it runs rather than reported as applied.
+    /// will run in one: refused before it runs rather than reported as applied. A
+    /// migration's `PRAGMA foreign_keys = ...` (the table-rebuild recipe of sqlx and diesel
+    /// migrations) is let through: migrations already run with foreign keys off.
     async fn refusal(
         &mut self,
         sql: &str,
         in_transaction: bool,
     ) -> Result<Option<String>, sqlx::Error> {
-        Ok(in_transaction
-            .then(|| outside_only(sql))
-            .flatten()
-            .map(|found| refuse_in_transaction(sql, &found)))
+        if !in_transaction {
+            return Ok(None);
+        }
+        for found in outside_only(sql) {
+            if found.kind == OutsideOnly::ForeignKeys {
+                tracing::debug!(
+                    statement = found.text,
+                    line = line_of(sql, &found),
+                    "PRAGMA foreign_keys in a migration's transaction does nothing: migrations run with foreign keys off and are checked before they commit"
+                );
+                continue;
+            }
+            return Ok(Some(refuse_in_transaction(sql, &found, Script::Migration)));
+        }
+        Ok(None)
+    }
+
+    /// A seed runs in a transaction with foreign keys as the connection has them: every
+    /// statement SQLite ignores or refuses there is refused.
+    async fn seed_refusal(&mut self, sql: &str) -> Result<Option<String>, sqlx::Error> {
+        Ok(outside_only(sql)
+            .first()
+            .map(|found| refuse_in_transaction(sql, found, Script::Seed)))
     }
 
     async fn close(self) {
@@ -345,167 +542,125 @@ impl Engine for Sqlite {
     }
 }
 
+/// Which kind of script a refused statement is in.
+#[derive(Clone, Copy)]
+enum Script {
+    /// A migration, which `-- dbgen:no-transaction` can take out of its transaction.
+    Migration,
+    /// A seed, which always runs in a transaction.
+    Seed,
+}
+
+/// The line of `sql` that `found` starts on.
+fn line_of(sql: &str, found: &Found<'_>) -> usize {
+    sql[..found.offset].matches('\n').count() + 1
+}
+
 /// Why `found` cannot be in a script that runs in a transaction, and what to do.
-fn refuse_in_transaction(sql: &str, found: &Found<'_>) -> String {
-    let line = sql[..found.offset].matches('\n').count() + 1;
+fn refuse_in_transaction(sql: &str, found: &Found<'_>, script: Script) -> String {
+    let line = line_of(sql, found);
     let mut shown = found.text.split_whitespace().collect::<Vec<_>>().join(" ");
     if shown.chars().count() > 60 {
         shown = shown.chars().take(57).collect::<String>() + "...";
     }
     let statement = format!("`{shown}` (line {line})");
-    let advice = "put `-- dbgen:no-transaction` on the script's first line to run it outside a transaction (a migration only: a seed always runs in one)";
-    match found.kind {
-        OutsideOnly::ForeignKeys => format!(
-            "{statement} would do nothing: SQLite ignores PRAGMA foreign_keys inside a transaction, and this script runs in one. Migrations already run with foreign keys off and are checked with PRAGMA foreign_key_check before they commit, as SQLite's documentation prescribes for schema changes, so a migration can leave it out, or {advice}"
+    let elsewhere = "in a migration whose first line is `-- dbgen:no-transaction` (it runs outside a transaction)";
+    match (script, found.kind) {
+        // `refusal` lets it through; worded should that ever change.
+        (Script::Migration, OutsideOnly::ForeignKeys) => format!(
+            "{statement} would do nothing: SQLite ignores PRAGMA foreign_keys inside a transaction, and this script runs in one. Migrations already run with foreign keys off, so a migration can leave it out"
         ),
-        OutsideOnly::JournalMode => format!(
-            "{statement} cannot take effect: SQLite does not change the journal mode inside a transaction (into or out of WAL it fails, another mode it may ignore), and this script runs in one: {advice}"
+        (Script::Migration, OutsideOnly::JournalMode) => format!(
+            "{statement} cannot take effect: SQLite does not change the journal mode inside a transaction (into or out of WAL it fails, another mode it may ignore), and this script runs in one: put `-- dbgen:no-transaction` on the script's first line to run it outside a transaction"
         ),
-        OutsideOnly::Vacuum => format!(
-            "{statement} cannot run: SQLite refuses VACUUM inside a transaction, and this script runs in one: {advice}"
+        (Script::Migration, OutsideOnly::Vacuum) => format!(
+            "{statement} cannot run: SQLite refuses VACUUM inside a transaction, and this script runs in one: put `-- dbgen:no-transaction` on the script's first line to run it outside a transaction"
+        ),
+        (Script::Seed, OutsideOnly::ForeignKeys) => format!(
+            "{statement} would do nothing: SQLite ignores PRAGMA foreign_keys inside a transaction, and a seed always runs in one, with foreign keys as the connection has them. To insert rows before the rows they refer to, put `PRAGMA defer_foreign_keys = ON;` first in the seed instead (it works inside a transaction: references are checked when the seed commits), or insert the referenced rows first"
+        ),
+        (Script::Seed, OutsideOnly::JournalMode) => format!(
+            "{statement} cannot take effect: SQLite does not change the journal mode inside a transaction, and a seed always runs in one: set it {elsewhere}, or in the connection's options"
+        ),
+        (Script::Seed, OutsideOnly::Vacuum) => format!(
+            "{statement} cannot run: SQLite refuses VACUUM inside a transaction, and a seed always runs in one: run it {elsewhere}, or outside dbgen"
         ),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-    use std::time::Duration;
+    use sqlx::{Connection, sqlite::SqliteConnection};
 
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
-    use sqlx::{Connection, Executor};
+    use super::{Conn, Engine, Sqlite};
 
-    use crate::{Migrator, RunError};
-
-    /// A project with one SQLite database `shop` whose migrations are `scripts`.
-    fn project(dir: &Path, scripts: &[(&str, &str)]) -> dbgen_core::Database {
-        let write = |path: &str, text: &str| {
-            let path = dir.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
-        write("dbgen.toml", "driver = \"sqlite\"\n");
-        write("database/shop/database.toml", "");
-        for (file, sql) in scripts {
-            write(&format!("database/shop/migrations/{file}"), sql);
+    /// Foreign keys on, as sqlx opens a connection.
+    async fn engine() -> Sqlite {
+        let conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        Sqlite {
+            conn: Conn::Own(conn),
+            in_transaction: false,
+            created: None,
+            references: None,
+            unrestored: false,
+            broken_before: None,
         }
-        dbgen_core::load_project(dir).unwrap().databases.remove(0)
     }
 
-    const PARENT_CHILD: &str = "CREATE TABLE parent (id INTEGER PRIMARY KEY);
-        CREATE TABLE child (id INTEGER PRIMARY KEY,
-            parent_id INTEGER NOT NULL REFERENCES parent (id) ON DELETE CASCADE);
-        INSERT INTO parent VALUES (1);
-        INSERT INTO child VALUES (1, 1), (2, 1);";
-
-    /// SQLite's documented table rebuild.
-    const REBUILD: &str = "CREATE TABLE new_parent (id INTEGER PRIMARY KEY, label TEXT);
-        INSERT INTO new_parent (id) SELECT id FROM parent;
-        DROP TABLE parent;
-        ALTER TABLE new_parent RENAME TO parent;";
-
-    async fn one_connection_pool(file: &Path, foreign_keys: bool) -> SqlitePool {
-        let options = SqliteConnectOptions::new()
-            .filename(file)
-            .create_if_missing(true)
-            .foreign_keys(foreign_keys)
-            .busy_timeout(Duration::from_millis(200));
-        SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .unwrap()
-    }
-
-    async fn scalar(pool: &SqlitePool, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-    }
-
+    /// The engine words what it found and what to do; only what the transaction broke
+    /// refuses it, WITHOUT ROWID rows (which have no rowid to tell them apart) counted.
     #[tokio::test]
-    async fn a_pooled_connection_gets_its_foreign_keys_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = project(
-            dir.path(),
-            &[
-                ("1_parent.up.sql", PARENT_CHILD),
-                ("2_rebuild.up.sql", REBUILD),
-                // Outside a transaction a script is in charge, for itself only.
-                (
-                    "3_outside.up.sql",
-                    "-- dbgen:no-transaction\nPRAGMA foreign_keys = OFF;",
-                ),
-                ("4_rebuild_again.up.sql", REBUILD),
-            ],
-        );
-        let file = dir.path().join("shop.db");
-        // One connection: the migrator borrows the very one the queries below use, as a
-        // temporary table (which only its connection sees) shows.
-        let pool = one_connection_pool(&file, true).await;
-        pool.execute("CREATE TEMP TABLE same_connection (x)")
+    async fn the_check_tells_new_breaks_from_old_ones_in_its_own_words() {
+        let mut e = engine().await;
+        e.execute(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id REFERENCES parent (id));
+             CREATE TABLE tag (name TEXT PRIMARY KEY, parent_id REFERENCES parent (id)) WITHOUT ROWID;
+             INSERT INTO parent VALUES (1), (2);
+             INSERT INTO child VALUES (1, 1);
+             PRAGMA foreign_keys = OFF;
+             INSERT INTO tag VALUES ('old', 9);
+             PRAGMA foreign_keys = ON;",
+        )
+        .await
+        .unwrap();
+        e.relax_references().await.unwrap();
+        e.begin().await.unwrap();
+        e.note_broken_references().await.unwrap();
+        e.execute("DELETE FROM parent WHERE id = 1; INSERT INTO tag VALUES ('new', 8);")
             .await
             .unwrap();
-        Migrator::new(&db).on(&pool).latest().await.unwrap();
-        assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM child").await, 2);
-        assert_eq!(scalar(&pool, "PRAGMA foreign_keys").await, 1);
+        let check = e.broken_references().await.unwrap();
+        let broken = check.broken.unwrap();
+        let (found, rows) = broken.message.split_once(": ").unwrap();
         assert_eq!(
-            scalar(&pool, "SELECT COUNT(*) FROM temp.same_connection").await,
-            0
+            found,
+            "PRAGMA foreign_key_check found 2 rows whose foreign key refers to no row"
         );
-        let orphan = pool.execute("INSERT INTO child VALUES (3, 99)").await;
-        assert!(orphan.is_err(), "foreign keys are not enforced again");
-
-        // A run that timed out waiting for the lock gives it back too.
-        let mut holder = SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-            .await
-            .unwrap();
-        holder.execute("BEGIN IMMEDIATE").await.unwrap();
-        let waited = Migrator::new(&db).on(&pool).latest().await;
+        let mut rows: Vec<&str> = rows.split("; ").collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                "`child` rowid 1: parent_id refers to no row of `parent`",
+                "a row of `tag` (WITHOUT ROWID): parent_id refers to no row of `parent`"
+            ]
+        );
         assert!(
-            matches!(waited, Err(RunError::LockTimeout { .. })),
-            "{waited:?}"
+            broken
+                .advice
+                .contains("as SQLite's documentation prescribes"),
+            "{}",
+            broken.advice
         );
-        holder.execute("ROLLBACK").await.unwrap();
-        assert_eq!(scalar(&pool, "PRAGMA foreign_keys").await, 1);
-        assert_eq!(
-            scalar(&pool, "SELECT COUNT(*) FROM temp.same_connection").await,
-            0
+        assert_eq!(check.warnings.len(), 1, "{:?}", check.warnings);
+        assert!(
+            check.warnings[0]
+                .starts_with("1 row already broke its foreign key before this batch ran"),
+            "{:?}",
+            check.warnings
         );
-
-        // A failed run closes its connection; the pool opens a new one as configured.
-        let db = project(
-            dir.path(),
-            &[("5_orphan.up.sql", "DELETE FROM parent WHERE id = 1;")],
-        );
-        let failed = Migrator::new(&db).on(&pool).latest().await;
-        let message = failed.unwrap_err().to_string();
-        assert!(message.contains("`child` rowid 1"), "{message}");
-        assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM parent").await, 1);
-        assert_eq!(scalar(&pool, "PRAGMA foreign_keys").await, 1);
-        pool.close().await;
-    }
-
-    #[tokio::test]
-    async fn a_connection_without_foreign_keys_keeps_them_off_unchecked() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = project(
-            dir.path(),
-            &[
-                ("1_parent.up.sql", PARENT_CHILD),
-                ("2_orphan.up.sql", "DELETE FROM parent WHERE id = 1;"),
-            ],
-        );
-        let pool = one_connection_pool(&dir.path().join("shop.db"), false).await;
-        pool.execute("CREATE TEMP TABLE same_connection (x)")
-            .await
-            .unwrap();
-        // The application does not enforce references, so the batch is not checked either.
-        Migrator::new(&db).on(&pool).latest().await.unwrap();
-        assert_eq!(scalar(&pool, "PRAGMA foreign_keys").await, 0);
-        assert_eq!(
-            scalar(&pool, "SELECT COUNT(*) FROM temp.same_connection").await,
-            0
-        );
-        assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM child").await, 2);
-        pool.close().await;
+        e.rollback().await.unwrap();
+        e.restore_references().await.unwrap();
     }
 }

@@ -165,10 +165,10 @@ pub(crate) struct Found<'a> {
     pub text: &'a str,
 }
 
-/// The first statement of `sql` that has no effect inside a transaction: the setting forms
-/// of `PRAGMA foreign_keys` and `PRAGMA journal_mode` (with or without a schema; the query
-/// forms only read) and `VACUUM`.
-pub(crate) fn outside_only(sql: &str) -> Option<Found<'_>> {
+/// The statements of `sql` that have no effect inside a transaction, in order: the setting
+/// forms of `PRAGMA foreign_keys` and `PRAGMA journal_mode` (with or without a schema; the
+/// query forms only read) and `VACUUM`.
+pub(crate) fn outside_only(sql: &str) -> Vec<Found<'_>> {
     let mentioned = |word: &[u8]| {
         sql.as_bytes()
             .windows(word.len())
@@ -176,14 +176,15 @@ pub(crate) fn outside_only(sql: &str) -> Option<Found<'_>> {
     };
     // Most scripts have neither word: no need to cut them.
     if !mentioned(b"pragma") && !mentioned(b"vacuum") {
-        return None;
+        return Vec::new();
     }
+    let mut found = Vec::new();
     let mut offset = 0;
     for statement in statements(sql) {
         if let Some((kind, start)) = classify(statement.as_bytes()) {
             let text = statement[start..].trim_end();
             let text = text.strip_suffix(';').unwrap_or(text).trim_end();
-            return Some(Found {
+            found.push(Found {
                 kind,
                 offset: offset + start,
                 text,
@@ -191,7 +192,7 @@ pub(crate) fn outside_only(sql: &str) -> Option<Found<'_>> {
         }
         offset += statement.len();
     }
-    None
+    found
 }
 
 /// What `statement` is, and where its first word starts, when it is one of [`OutsideOnly`].
@@ -333,7 +334,7 @@ mod tests {
     }
 
     fn kind(sql: &str) -> Option<OutsideOnly> {
-        outside_only(sql).map(|found| found.kind)
+        outside_only(sql).first().map(|found| found.kind)
     }
 
     #[test]
@@ -378,14 +379,27 @@ mod tests {
     #[test]
     fn the_statement_found_is_named_where_it_is() {
         let sql = "CREATE TABLE t (x);\n-- next\n  PRAGMA journal_mode = WAL ;\nVACUUM;";
-        let found = outside_only(sql).unwrap();
+        let found = outside_only(sql)[0];
         assert_eq!(found.kind, OutsideOnly::JournalMode);
         assert_eq!(found.text, "PRAGMA journal_mode = WAL");
         assert_eq!(&sql[found.offset..found.offset + 6], "PRAGMA");
         // A statement after a trigger body whose inner statements mention neither.
         let sql = "CREATE TRIGGER tr AFTER DELETE ON t BEGIN SELECT 'VACUUM'; END; VACUUM";
-        let found = outside_only(sql).unwrap();
+        let found = outside_only(sql)[0];
         assert_eq!((found.kind, found.text), (OutsideOnly::Vacuum, "VACUUM"));
+        // Every one, in order: a script's `PRAGMA foreign_keys = OFF` does not hide what
+        // follows it.
+        let sql =
+            "PRAGMA foreign_keys = OFF;\nCREATE TABLE t (x);\nVACUUM;\nPRAGMA foreign_keys = ON;";
+        let found: Vec<_> = outside_only(sql).iter().map(|f| (f.kind, f.text)).collect();
+        assert_eq!(
+            found,
+            [
+                (OutsideOnly::ForeignKeys, "PRAGMA foreign_keys = OFF"),
+                (OutsideOnly::Vacuum, "VACUUM"),
+                (OutsideOnly::ForeignKeys, "PRAGMA foreign_keys = ON"),
+            ]
+        );
         // Unterminated quotes and comments end the scan without a panic.
         for sql in [
             "PRAGMA \"foreign_keys",
