@@ -914,6 +914,14 @@ fn mistakes_before_and_after_adopting(engine: Engine) {
         );
     }
     assert_eq!(p.snapshot(), before, "nothing ran");
+    let status = p.run(&["migrate", "status", "shop"]).ok();
+    assert!(
+        status
+            .stdout()
+            .contains("note: sqlx's history is here (2 rows in `_sqlx_migrations`): `dbgen migrate adopt shop --from sqlx` takes it over"),
+        "{}",
+        status.stdout()
+    );
 
     p.refused("knex", &[], &["_sqlx_migrations (2 rows): use --from sqlx"]);
     p.refused(

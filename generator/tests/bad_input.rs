@@ -229,3 +229,17 @@ fn usage_errors_exit_2() {
         "no such folder",
     );
 }
+
+/// A database named outside any project: the message says it is the wrong folder, not to
+/// create a project there.
+#[test]
+fn a_database_named_outside_a_project_points_at_the_folder() {
+    let dir = empty();
+    let stderr = fails_unchanged(
+        dir.path(),
+        &["migrate", "status", "shop"],
+        2,
+        "no databases found in",
+    );
+    assert!(stderr.contains("pass --root DIR"), "{stderr}");
+}

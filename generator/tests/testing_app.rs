@@ -163,13 +163,19 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
         ),
     );
     std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
-    write(&project.join("src/main.rs"), "mod databases;\n\nfn main() {}\n");
+    write(
+        &project.join("src/main.rs"),
+        "mod databases;\n\nfn main() {}\n",
+    );
     let dbgen = env!("CARGO_BIN_EXE_dbgen");
     for args in [
         vec!["new", "tplshop"],
         vec!["new", "tplcache", "--driver", "sqlite"],
     ] {
-        let out = run("dbgen new", Command::new(dbgen).current_dir(&project).args(&args));
+        let out = run(
+            "dbgen new",
+            Command::new(dbgen).current_dir(&project).args(&args),
+        );
         assert!(out.status.success(), "{}", show("dbgen new", &out));
     }
     let shop = project.join("database/tplshop/migrations");
@@ -193,7 +199,11 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
         "cargo test --no-run",
         cargo_test(&project, &admin, &[]).arg("--no-run"),
     );
-    assert!(build.status.success(), "{}", show("cargo test --no-run", &build));
+    assert!(
+        build.status.success(),
+        "{}",
+        show("cargo test --no-run", &build)
+    );
     let spawn = || {
         cargo_test(&project, &admin, &[])
             .stdout(std::process::Stdio::piped())
@@ -228,7 +238,11 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
         show("b", &b)
     );
     assert_eq!(templates.len(), 2, "{templates:?}");
-    assert_eq!(listed("dbgen\\_test\\_tplshop\\_%"), Vec::<String>::new(), "no test database is left");
+    assert_eq!(
+        listed("dbgen\\_test\\_tplshop\\_%"),
+        Vec::<String>::new(),
+        "no test database is left"
+    );
 
     // A failing test keeps its database and says how to reach it.
     let failed = run(
@@ -242,9 +256,19 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
         String::from_utf8_lossy(&failed.stderr)
     );
     let kept = listed("dbgen\\_test\\_tplshop\\_%");
-    assert_eq!(kept.len(), 1, "only the failed test's database is kept: {kept:?}\n{output}");
-    assert!(output.contains("kept the database of test `tests::fails_on_demand`"), "{output}");
-    assert!(output.contains(&format!("/{}'", kept[0])), "how to reach it:\n{output}");
+    assert_eq!(
+        kept.len(),
+        1,
+        "only the failed test's database is kept: {kept:?}\n{output}"
+    );
+    assert!(
+        output.contains("kept the database of test `tests::fails_on_demand`"),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("/{}'", kept[0])),
+        "how to reach it:\n{output}"
+    );
     server.execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", kept[0]));
 
     // A changed migration: a new template, the old one dropped.
@@ -252,12 +276,19 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
         &shop.join("20250102000000_email.up.sql"),
         "ALTER TABLE customers ADD COLUMN email TEXT DEFAULT 'unknown';\nUPDATE customers SET email = 'unknown';\n",
     );
-    let again = run("cargo test after a change", &mut cargo_test(&project, &admin, &[]));
+    let again = run(
+        "cargo test after a change",
+        &mut cargo_test(&project, &admin, &[]),
+    );
     assert!(again.status.success(), "{}", show("after a change", &again));
     let now = listed("dbgen\\_tpl\\_tplshop\\_%");
     assert_eq!(now.len(), 2, "{now:?}");
     let replaced: Vec<&String> = templates.iter().filter(|t| !now.contains(t)).collect();
-    assert_eq!(replaced.len(), 1, "the changed content's template was replaced: {templates:?} -> {now:?}");
+    assert_eq!(
+        replaced.len(),
+        1,
+        "the changed content's template was replaced: {templates:?} -> {now:?}"
+    );
     for old in now {
         server.execute(&format!("DROP DATABASE IF EXISTS \"{old}\" WITH (FORCE)"));
     }

@@ -348,9 +348,20 @@ async fn status<E: Engine>(
     mode: OpenMode,
 ) -> Result<StatusReport, RunError> {
     let table = &db.config.migrations_table;
+    let mut other_history = None;
     let (applied, running) = match open::<E>(source, mode).await? {
         Some(mut engine) => {
             let mut applied = read_applied(&mut engine, table).await;
+            // A database another tool migrated looks all pending: say whose it is.
+            if applied.as_ref().is_ok_and(Vec::is_empty) {
+                let found = adopt::foreign_histories(&mut engine).await;
+                if let Some((tool, other, rows)) = found.into_iter().find(|f| f.2 > 0) {
+                    other_history = Some(format!(
+                        "{tool}'s history is here ({rows} rows in `{other}`): `dbgen migrate adopt {} --from {tool}` takes it over; `latest` refuses until then",
+                        db.name
+                    ));
+                }
+            }
             // A started row is a running migration while another runner holds the lock.
             let mut running = false;
             if let Ok(rows) = &applied
@@ -374,7 +385,9 @@ async fn status<E: Engine>(
             }
         }
     }
-    Ok(StatusReport::new(db, source.describe(), &status))
+    let mut report = StatusReport::new(db, source.describe(), &status);
+    report.other_history = other_history;
+    Ok(report)
 }
 
 /// latest / up / rollback / reset / down on one database.

@@ -58,6 +58,10 @@ pub struct StatusReport {
     pub running: usize,
     /// Every migration, known or applied, in version order.
     pub migrations: Vec<MigrationReport>,
+    /// Another tool's history found in a database dbgen has not migrated, and the command
+    /// that takes it over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_history: Option<String>,
 }
 
 impl StatusReport {
@@ -87,6 +91,7 @@ impl StatusReport {
                     execution_ms: e.applied.map(|r| r.execution_ms),
                 })
                 .collect(),
+            other_history: None,
         }
     }
 
@@ -131,16 +136,23 @@ impl StatusReport {
                 .max()
                 .unwrap_or(4)
                 .max(4);
+            let digits = self
+                .migrations
+                .iter()
+                .map(|m| m.version.to_string().len())
+                .max()
+                .unwrap_or(14)
+                .max(14);
             let _ = writeln!(
                 out,
-                "  {:<14}  {:<width$}  {:<11}  {:>5}  APPLIED AT",
+                "  {:<digits$}  {:<width$}  {:<11}  {:>5}  APPLIED AT",
                 "VERSION", "NAME", "STATE", "BATCH"
             );
             for m in &self.migrations {
                 let batch = m.batch.map(|b| b.to_string()).unwrap_or_default();
                 let at = m.applied_at.map(format_utc_millis).unwrap_or_default();
                 let line = format!(
-                    "  {:<14}  {:<width$}  {:<11}  {:>5}  {at}",
+                    "  {:<digits$}  {:<width$}  {:<11}  {:>5}  {at}",
                     m.version,
                     m.name,
                     m.state.as_str(),
@@ -150,6 +162,9 @@ impl StatusReport {
             }
         }
         let _ = write!(out, "  {}", self.summary());
+        if let Some(other) = &self.other_history {
+            let _ = write!(out, "\n  note: {other}");
+        }
         out
     }
 }

@@ -14,6 +14,8 @@
 //! ```
 
 mod databases;
+#[cfg(test)]
+mod db_tests;
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -501,7 +501,8 @@ async fn execute(
     exit_code: bool,
 ) -> Exit {
     let selected = match select(databases, targets) {
-        Ok(selected) if selected.is_empty() => {
+        // Named or not: with no databases at all, this is most likely the wrong folder.
+        _ if databases.is_empty() => {
             // A deploy gate must not pass on nothing.
             eprintln!(
                 "error: no databases found in {}: run this in your project (the folder holding dbgen.toml and database/), pass --root DIR, or create one with `dbgen new <name>`",

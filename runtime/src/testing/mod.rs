@@ -146,6 +146,7 @@ pub struct Fresh {
     db: &'static Database,
     seeds: Seeds,
     to: Option<i64>,
+    vars: Vec<(String, String)>,
 }
 
 impl Fresh {
@@ -155,7 +156,16 @@ impl Fresh {
             db: db.definition(),
             seeds: Seeds::None,
             to: None,
+            vars: Vec::new(),
         }
+    }
+
+    /// Sets a variable for building it, over the process environment and `.env`: a
+    /// placeholder's value (`RLS_DB_USER_PASSWORD`), say. Values are part of the template's
+    /// key, never printed.
+    pub fn var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.push((key.into(), value.into()));
+        self
     }
 
     /// Runs every seed after the migrations.
@@ -184,7 +194,10 @@ impl Fresh {
 
     /// A new database with this content, cloned from its template (built first if needed).
     pub async fn create(&self) -> Result<TestDatabase, TestError> {
-        let environment = Environment::from_process().map_err(|e| self.migrate_error(e))?;
+        let mut environment = Environment::from_process().map_err(|e| self.migrate_error(e))?;
+        for (key, value) in &self.vars {
+            environment = environment.with_var(key.clone(), value.clone());
+        }
         let key = TemplateKey::new(self, &environment);
         let made = match self.db.config.driver {
             #[cfg(feature = "sqlite")]
@@ -256,7 +269,11 @@ impl Fresh {
 /// Says that a template was built: once per content, so a line per run at most, and the
 /// way to see that parallel test processes built it once.
 fn built(template: &str, took: std::time::Duration) {
-    tracing::info!(template, took_ms = took.as_millis() as u64, "built a test template");
+    tracing::info!(
+        template,
+        took_ms = took.as_millis() as u64,
+        "built a test template"
+    );
     // Straight to the process's stderr: a test's captured output would hide it.
     use std::io::Write;
     let _ = writeln!(
