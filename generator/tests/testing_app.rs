@@ -36,6 +36,8 @@ fn write(path: &Path, text: &str) {
 
 /// `cargo test` in the app, with the server variable and none of the host's `*_DB_*`.
 fn cargo_test(project: &Path, server: &str, extra: &[(&str, &str)]) -> Command {
+    let mysql = std::env::var("DBGEN_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into());
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(project)
@@ -47,6 +49,7 @@ fn cargo_test(project: &Path, server: &str, extra: &[(&str, &str)]) -> Command {
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("RUSTFLAGS")
         .env("DBGEN_TEST_POSTGRES_URL", server)
+        .env("DBGEN_TEST_MYSQL_URL", mysql)
         .env_remove("DBGEN_TEST_DATABASE_URL");
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().contains("_DB_") {
@@ -100,6 +103,20 @@ mod tests {
         assert!(db.name().starts_with("dbgen_test_tplshop_"), "{}", db.name());
     }
 
+    #[dbgen_runtime::test(Database::Tplmy)]
+    async fn mysql_too(pool: sqlx::MySqlPool) {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&pool).await.unwrap();
+        assert_eq!(n, 0);
+        sqlx::query("INSERT INTO orders (id) VALUES (1)").execute(&pool).await.unwrap();
+    }
+
+    #[dbgen_runtime::test(Database::Tplmy)]
+    async fn mysql_again(pool: sqlx::MySqlPool) {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&pool).await.unwrap();
+        assert_eq!(n, 0);
+        sqlx::query("INSERT INTO orders (id) VALUES (1)").execute(&pool).await.unwrap();
+    }
+
     #[dbgen_runtime::test(Database::Tplcache)]
     async fn sqlite_too(pool: sqlx::SqlitePool) {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&pool).await.unwrap();
@@ -140,6 +157,15 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
     let Some(server) = TestDb::create(Engine::Postgres) else {
         return;
     };
+    let Some(mysql) = TestDb::create(Engine::Mysql) else {
+        return;
+    };
+    let mysql_tests = || {
+        databases(
+            &mysql,
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'dbgen\\_test\\_tplmy\\_%'",
+        )
+    };
     let admin = std::env::var("DBGEN_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let listed = |pattern: &str| {
@@ -148,6 +174,9 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
             &format!("SELECT datname FROM pg_database WHERE datname LIKE '{pattern}' ORDER BY 1"),
         )
     };
+    for old in mysql_tests() {
+        mysql.execute(&format!("DROP DATABASE IF EXISTS `{old}`"));
+    }
     // A fresh server for this app: no template of its database yet.
     for old in listed("dbgen\\_%\\_tplshop\\_%") {
         server.execute(&format!("DROP DATABASE IF EXISTS \"{old}\" WITH (FORCE)"));
@@ -155,11 +184,15 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
 
     let tmp = tempfile::tempdir().unwrap();
     let project = tmp.path().join("tplapp");
+    if let Some(dir) = std::env::var_os("DEBUG_TPLAPP") {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let project = std::env::var_os("DEBUG_TPLAPP").map_or(project, PathBuf::from);
     let runtime = workspace().join("runtime");
     write(
         &project.join("Cargo.toml"),
         &format!(
-            "[package]\nname = \"tplapp\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndbgen-runtime = {{ path = {runtime:?} }}\n\n[dev-dependencies]\ndbgen-runtime = {{ path = {runtime:?}, features = [\"testing\"] }}\nsqlx = {{ version = \"0.9\", default-features = false, features = [\"postgres\", \"sqlite\", \"runtime-tokio\"] }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt\"] }}\n"
+            "[package]\nname = \"tplapp\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndbgen-runtime = {{ path = {runtime:?} }}\n\n[dev-dependencies]\ndbgen-runtime = {{ path = {runtime:?}, features = [\"testing\"] }}\nsqlx = {{ version = \"0.9\", default-features = false, features = [\"postgres\", \"mysql\", \"sqlite\", \"runtime-tokio\"] }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt\"] }}\n"
         ),
     );
     std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
@@ -171,6 +204,7 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
     for args in [
         vec!["new", "tplshop"],
         vec!["new", "tplcache", "--driver", "sqlite"],
+        vec!["new", "tplmy", "--driver", "mysql"],
     ] {
         let out = run(
             "dbgen new",
@@ -190,6 +224,10 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
     write(
         &project.join("database/tplcache/migrations/20250101000000_items.up.sql"),
         "CREATE TABLE items (id INTEGER PRIMARY KEY);\n",
+    );
+    write(
+        &project.join("database/tplmy/migrations/20250101000000_orders.up.sql"),
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n",
     );
     let main = std::fs::read_to_string(project.join("src/main.rs")).unwrap();
     write(&project.join("src/main.rs"), &format!("{main}{TESTS}"));
@@ -242,6 +280,11 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
         listed("dbgen\\_test\\_tplshop\\_%"),
         Vec::<String>::new(),
         "no test database is left"
+    );
+    assert_eq!(
+        mysql_tests(),
+        Vec::<String>::new(),
+        "no MySQL test database is left"
     );
 
     // A failing test keeps its database and says how to reach it.

@@ -59,8 +59,8 @@ struct State {
     admins: HashMap<String, Admin>,
     /// Per template: built (once per process; across processes the server's lock decides).
     templates: HashMap<String, Arc<OnceCell<()>>>,
-    /// Per template: clones ready to hand out.
-    spares: HashMap<String, Vec<String>>,
+    /// Per server and template (`<admin url> <template>`): clones ready to hand out.
+    spares: HashMap<String, Vec<ServerDatabase>>,
     /// Drops and spare clones still running.
     running: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -212,9 +212,12 @@ async fn create_on_server(
     built
         .get_or_try_init(|| ensure_template(&admin, fresh, key, environment, admin_url))
         .await?;
-    let spare = lock(state).spares.get_mut(&key.name).and_then(Vec::pop);
+    let spare = lock(state)
+        .spares
+        .get_mut(&spares_key(admin_url, key))
+        .and_then(Vec::pop);
     let name = match spare {
-        Some(name) => name,
+        Some(spare) => spare.name,
         None => {
             let name = test_database_name(&fresh.db.name);
             make_clone(&admin, fresh, key, environment, admin_url, &name).await?;
@@ -234,6 +237,10 @@ async fn create_on_server(
     })
 }
 
+fn spares_key(admin_url: &str, key: &TemplateKey) -> String {
+    format!("{admin_url} {}", key.name)
+}
+
 /// Starts making clones until `SPARES` are ready or being made.
 fn refill_spares(
     state: &Shared,
@@ -244,7 +251,10 @@ fn refill_spares(
     admin_url: &str,
 ) {
     let mut guard = lock(state);
-    let ready = guard.spares.get(&key.name).map_or(0, Vec::len);
+    let ready = guard
+        .spares
+        .get(&spares_key(admin_url, key))
+        .map_or(0, Vec::len);
     guard.running.retain(|task| !task.is_finished());
     let making = guard.running.len();
     if ready + making >= SPARES {
@@ -264,7 +274,9 @@ fn refill_spares(
             .await
             .is_ok()
         {
-            lock(&state2).spares.entry(key.name).or_default().push(name);
+            let spares = spares_key(&admin_url, &key);
+            let spare = ServerDatabase { admin_url, name };
+            lock(&state2).spares.entry(spares).or_default().push(spare);
         }
     });
     guard.running.push(task);
@@ -285,13 +297,9 @@ async fn finish(state: &Shared) {
         let mut state = lock(state);
         (std::mem::take(&mut state.spares), state.admins.clone())
     };
-    for (_, names) in spares {
-        for name in names {
-            for admin in admins.values() {
-                if drop_database(admin, &name).await.is_ok() {
-                    break;
-                }
-            }
+    for spare in spares.into_values().flatten() {
+        if let Some(admin) = admins.get(&spare.admin_url) {
+            let _ = drop_database(admin, &spare.name).await;
         }
     }
     for admin in admins.values() {
