@@ -69,6 +69,8 @@ const TESTS: &str = r#"
 #[cfg(test)]
 mod tests {
     use crate::databases::Database;
+    // The sqlx dbgen is built with: no sqlx dependency of the app's own.
+    use dbgen_runtime::sqlx;
 
     async fn count(pool: &sqlx::PgPool) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(pool).await.unwrap()
@@ -136,6 +138,13 @@ mod tests {
     }
 
     #[dbgen_runtime::test(Database::Tplshop)]
+    #[should_panic(expected = "expected")]
+    async fn a_should_panic_test_passes_and_drops_its_database(pool: sqlx::PgPool) {
+        assert_eq!(count(&pool).await, 0);
+        panic!("expected");
+    }
+
+    #[dbgen_runtime::test(Database::Tplshop)]
     async fn fails_on_demand(pool: sqlx::PgPool) {
         assert_eq!(count(&pool).await, 0);
         if std::env::var_os("FAIL_ON_PURPOSE").is_some() {
@@ -192,7 +201,7 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
     write(
         &project.join("Cargo.toml"),
         &format!(
-            "[package]\nname = \"tplapp\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndbgen-runtime = {{ path = {runtime:?} }}\n\n[dev-dependencies]\ndbgen-runtime = {{ path = {runtime:?}, features = [\"testing\"] }}\nsqlx = {{ version = \"0.9\", default-features = false, features = [\"postgres\", \"mysql\", \"sqlite\", \"runtime-tokio\"] }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt\"] }}\n"
+            "[package]\nname = \"tplapp\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndbgen-runtime = {{ path = {runtime:?} }}\n\n[dev-dependencies]\ndbgen-runtime = {{ path = {runtime:?}, features = [\"testing\"] }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt\"] }}\n"
         ),
     );
     std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();

@@ -64,7 +64,7 @@ pub(crate) fn expand(args: Tokens, item: Tokens) -> syn::Result<Tokens> {
     if signature.inputs.len() != 1 {
         return Err(syn::Error::new_spanned(
             &signature.inputs,
-            "a #[dbgen_runtime::test] function takes one argument: the pool (sqlx::PgPool, sqlx::MySqlPool, sqlx::SqlitePool or dbgen_runtime::Pool) or a &-less dbgen_runtime::testing::TestDatabase",
+            "a #[dbgen_runtime::test] function takes one argument, the database's pool: `pool: sqlx::PgPool` (or sqlx::MySqlPool, sqlx::SqlitePool, dbgen_runtime::Pool)",
         ));
     }
     let name = &signature.ident;
@@ -73,13 +73,18 @@ pub(crate) fn expand(args: Tokens, item: Tokens) -> syn::Result<Tokens> {
     let body = &function.block;
     let attrs = &function.attrs;
     let vis = &function.vis;
+    // A `#[should_panic]` test passes by panicking: its database goes like any passed one's.
+    let expecting_panic = attrs
+        .iter()
+        .any(|a| a.path().is_ident("should_panic"))
+        .then(|| quote! { .expecting_panic() });
     Ok(quote! {
         #[::core::prelude::v1::test]
         #(#attrs)*
         #vis fn #name() #output {
             async fn __dbgen_test(#inputs) #output #body
             ::dbgen_runtime::testing::run_test(
-                ::dbgen_runtime::testing::Fresh::of(#database) #(#calls)*,
+                ::dbgen_runtime::testing::Fresh::of(#database) #(#calls)* #expecting_panic,
                 __dbgen_test,
             )
         }

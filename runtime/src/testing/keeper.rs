@@ -57,6 +57,8 @@ pub(super) enum Admin {
 #[derive(Default)]
 struct State {
     admins: HashMap<String, Admin>,
+    /// Servers that could not be reached, and why: every later test fails at once.
+    unreachable: HashMap<String, String>,
     /// Per template: built (once per process; across processes the server's lock decides).
     templates: HashMap<String, Arc<OnceCell<()>>>,
     /// Per server and template (`<admin url> <template>`): clones ready to hand out.
@@ -101,10 +103,15 @@ fn admin_url(driver: Driver, environment: &Environment) -> Result<String, TestEr
     let shared = vars
         .get(SERVER_VARIABLE)
         .filter(|url| schemes.iter().any(|s| url.starts_with(s)));
+    let other = vars
+        .get(SERVER_VARIABLE)
+        .filter(|url| !url.is_empty() && shared.is_none())
+        .map(|url| url.split("://").next().unwrap_or_default().to_string());
     own.or(shared).cloned().ok_or(TestError::NoServer {
         driver,
         variable,
         example,
+        shared_scheme: other,
     })
 }
 
@@ -205,13 +212,6 @@ async fn create_on_server(
     driver: Driver,
 ) -> Result<Made, TestError> {
     let admin = admin(state, admin_url, driver).await?;
-    let built = {
-        let mut state = lock(state);
-        Arc::clone(state.templates.entry(key.name.clone()).or_default())
-    };
-    built
-        .get_or_try_init(|| ensure_template(&admin, fresh, key, environment, admin_url))
-        .await?;
     let spare = lock(state)
         .spares
         .get_mut(&spares_key(admin_url, key))
@@ -220,7 +220,25 @@ async fn create_on_server(
         Some(spare) => spare.name,
         None => {
             let name = test_database_name(&fresh.db.name);
-            make_clone(&admin, fresh, key, environment, admin_url, &name).await?;
+            // Another checkout with other migrations for a database of this name drops
+            // this template as stale when it builds its own: build it again, and retry.
+            let mut attempt = 0;
+            loop {
+                let built = {
+                    let mut state = lock(state);
+                    Arc::clone(state.templates.entry(key.name.clone()).or_default())
+                };
+                built
+                    .get_or_try_init(|| ensure_template(&admin, fresh, key, environment, admin_url))
+                    .await?;
+                match make_clone(&admin, fresh, key, environment, admin_url, &name).await {
+                    Err(e) if attempt < 3 && template_vanished(&e) => {
+                        attempt += 1;
+                        lock(state).templates.remove(&key.name);
+                    }
+                    result => break result?,
+                }
+            }
             name
         }
     };
@@ -319,15 +337,33 @@ fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {
 }
 
 async fn admin(state: &Shared, url: &str, driver: Driver) -> Result<Admin, TestError> {
-    if let Some(admin) = lock(state).admins.get(url) {
-        return Ok(admin.clone());
+    {
+        let state = lock(state);
+        if let Some(admin) = state.admins.get(url) {
+            return Ok(admin.clone());
+        }
+        if let Some(message) = state.unreachable.get(url) {
+            return Err(TestError::Unreachable {
+                server: redact_url(url),
+                message: message.clone(),
+            });
+        }
     }
-    let failed = |source: sqlx::Error| TestError::Server {
-        action: "connecting".to_string(),
-        server: redact_url(url),
-        message: crate::error::describe(&source),
-        source,
+    let failed = |source: sqlx::Error| {
+        let message = crate::error::connect_message(&source);
+        lock(state)
+            .unreachable
+            .insert(url.to_string(), message.clone());
+        TestError::Server {
+            action: "connecting".to_string(),
+            server: redact_url(url),
+            message,
+            source,
+        }
     };
+    // One connection first, so that a refused or unknown server is told as such at once
+    // (a pool would wait out its timeout and report only that).
+    probe(url, driver).await.map_err(failed)?;
     let admin = match driver {
         #[cfg(feature = "postgres")]
         Driver::Postgres => Admin::Postgres(
@@ -355,6 +391,28 @@ async fn admin(state: &Shared, url: &str, driver: Driver) -> Result<Admin, TestE
         .entry(url.to_string())
         .or_insert(admin)
         .clone())
+}
+
+async fn probe(url: &str, driver: Driver) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let connect = async {
+        match driver {
+            #[cfg(feature = "postgres")]
+            Driver::Postgres => sqlx::PgConnection::connect(url).await?.close().await,
+            #[cfg(feature = "mysql")]
+            Driver::Mysql => sqlx::MySqlConnection::connect(url).await?.close().await,
+            #[allow(unreachable_patterns)]
+            _ => Ok(()),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), connect)
+        .await
+        .unwrap_or_else(|_| {
+            Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no answer within 10 s: is the host right, and the server up?",
+            )))
+        })
 }
 
 async fn ensure_template(
@@ -389,6 +447,11 @@ async fn make_clone(
         #[cfg(feature = "mysql")]
         Admin::MySql(pool) => super::mysql::create(pool, fresh, environment, admin_url, name).await,
     }
+}
+
+/// PostgreSQL's "template database does not exist" (3D000 on CREATE DATABASE).
+fn template_vanished(error: &TestError) -> bool {
+    matches!(error, TestError::Server { source: sqlx::Error::Database(e), .. } if e.code().as_deref() == Some("3D000"))
 }
 
 async fn drop_database(admin: &Admin, name: &str) -> Result<(), sqlx::Error> {

@@ -64,13 +64,15 @@ pub use template::TemplateKey;
 /// The variable naming a server for tests of any engine its scheme names.
 pub const SERVER_VARIABLE: &str = "DBGEN_TEST_DATABASE_URL";
 
-/// Why a test database could not be made.
-#[derive(Debug, thiserror::Error)]
+/// Why a test database could not be made. `Debug` prints the message (passwords hidden),
+/// so that `.unwrap()` in a test says what to do.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum TestError {
     /// No server to make it on.
     #[error(
-        "no {driver} server for test databases: set {variable} (or {SERVER_VARIABLE}) to a URL of the server's maintenance database, e.g. {example}, as a user that may create databases"
+        "no {driver} server for test databases: set {variable} (or {SERVER_VARIABLE}{}) to a URL of the server's maintenance database, e.g. {example}, as a user that may create databases (in the environment or in .env)",
+        shared_scheme.as_ref().map(|s| format!(", which names a {s} server now")).unwrap_or_default()
     )]
     NoServer {
         /// The engine.
@@ -79,6 +81,8 @@ pub enum TestError {
         variable: &'static str,
         /// A URL of the right form.
         example: &'static str,
+        /// The scheme of `DBGEN_TEST_DATABASE_URL` when it names another engine.
+        shared_scheme: Option<String>,
     },
     /// The server refused or failed a statement.
     #[error("{action} on the test server ({server}) failed: {message}")]
@@ -92,6 +96,14 @@ pub enum TestError {
         /// The driver's error.
         #[source]
         source: sqlx::Error,
+    },
+    /// The server could not be reached by an earlier test of this process.
+    #[error("the test server ({server}) could not be reached: {message}")]
+    Unreachable {
+        /// The server, password hidden.
+        server: String,
+        /// Why, as the first attempt found.
+        message: String,
     },
     /// Migrating the template (or the database) failed.
     #[error("migrating the test database of `{database}` failed: {source}")]
@@ -131,6 +143,12 @@ pub async fn fresh<D: Databases>(db: D) -> Result<TestDatabase, TestError> {
     Fresh::of(db).create().await
 }
 
+impl std::fmt::Debug for TestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// Which seeds a test database gets.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Seeds {
@@ -147,6 +165,7 @@ pub struct Fresh {
     seeds: Seeds,
     to: Option<i64>,
     vars: Vec<(String, String)>,
+    expects_panic: bool,
 }
 
 impl Fresh {
@@ -157,7 +176,15 @@ impl Fresh {
             seeds: Seeds::None,
             to: None,
             vars: Vec::new(),
+            expects_panic: false,
         }
+    }
+
+    /// For a `#[should_panic]` test: its panic is its success, so its database is dropped.
+    #[doc(hidden)]
+    pub fn expecting_panic(mut self) -> Self {
+        self.expects_panic = true;
+        self
     }
 
     /// Sets a variable for building it, over the process environment and `.env`: a
@@ -222,6 +249,7 @@ impl Fresh {
             environment,
             made,
             kept: false,
+            expects_panic: self.expects_panic,
         })
     }
 
@@ -297,6 +325,7 @@ pub struct TestDatabase {
     environment: Environment,
     made: Made,
     kept: bool,
+    expects_panic: bool,
 }
 
 /// A database a test got, and how to remove it.
@@ -354,7 +383,7 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if self.kept || std::thread::panicking() {
+        if self.kept || (std::thread::panicking() && !self.expects_panic) {
             let test = std::thread::current()
                 .name()
                 .map(|name| format!(" of test `{name}`"))
@@ -384,16 +413,21 @@ fn connect_hint(driver: Driver, made: &Made) -> String {
     }
 }
 
-/// What a `#[dbgen_runtime::test]` function takes: a sqlx pool of the database's engine,
-/// a [`Pool`], or the [`TestDatabase`] itself.
+/// What a `#[dbgen_runtime::test]` function takes: a sqlx pool of the database's engine, or
+/// a [`Pool`]. (For the [`TestDatabase`] itself, use [`fresh`] in a `#[tokio::test]`.)
+#[diagnostic::on_unimplemented(
+    message = "a #[dbgen_runtime::test] function cannot take `{Self}`",
+    label = "declare the database's pool here",
+    note = "it takes sqlx::PgPool, sqlx::MySqlPool or sqlx::SqlitePool (the database's engine) or dbgen_runtime::Pool; for the TestDatabase itself, call dbgen_runtime::testing::fresh in a #[tokio::test]"
+)]
 pub trait FromTestDatabase: Sized {
-    /// Takes it from the test's database.
-    fn from_test_database(db: &TestDatabase) -> Self;
+    /// Takes it from the test's database; an error saying what to declare instead.
+    fn from_test_database(db: &TestDatabase) -> Result<Self, String>;
 }
 
 impl FromTestDatabase for Pool {
-    fn from_test_database(db: &TestDatabase) -> Self {
-        db.pool.clone()
+    fn from_test_database(db: &TestDatabase) -> Result<Self, String> {
+        Ok(db.pool.clone())
     }
 }
 
@@ -401,11 +435,20 @@ macro_rules! pool_argument {
     ($feature:literal, $pool:ty, $as:ident) => {
         #[cfg(feature = $feature)]
         impl FromTestDatabase for $pool {
-            fn from_test_database(db: &TestDatabase) -> Self {
-                match db.pool.$as() {
-                    Ok(pool) => pool.clone(),
-                    Err(e) => panic!("#[dbgen_runtime::test]: {e}"),
-                }
+            fn from_test_database(db: &TestDatabase) -> Result<Self, String> {
+                db.pool.$as().cloned().map_err(|_| {
+                    let wanted = match db.db.config.driver {
+                        Driver::Postgres => "sqlx::PgPool",
+                        Driver::Mysql => "sqlx::MySqlPool",
+                        Driver::Sqlite => "sqlx::SqlitePool",
+                    };
+                    format!(
+                        "database `{}` is {}: declare the test's argument as `{wanted}` (or dbgen_runtime::Pool), not `{}`",
+                        db.db.name,
+                        db.db.config.driver,
+                        stringify!($pool)
+                    )
+                })
             }
         }
     };
@@ -451,7 +494,15 @@ where
             Ok(db) => db,
             Err(e) => panic!("#[dbgen_runtime::test]: {e}"),
         };
-        let outcome = test(A::from_test_database(&db)).await;
+        let argument = match A::from_test_database(&db) {
+            Ok(argument) => argument,
+            // A mistake in the test's signature, not a failure to look into: no database kept.
+            Err(message) => {
+                drop(db);
+                panic!("#[dbgen_runtime::test]: {message}");
+            }
+        };
+        let outcome = test(argument).await;
         if outcome.failed() {
             db.keep();
         }
