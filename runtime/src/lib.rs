@@ -69,9 +69,6 @@ pub mod testing;
 
 pub use adopt::{Adoption, Recorded, RecordedMigration, Tool, Treatment};
 pub use dbgen_core as core;
-/// The sqlx this crate is built with: name its types through it (`dbgen_runtime::sqlx::PgPool`)
-/// and they always match the pools dbgen hands out.
-pub use sqlx;
 pub use dbgen_macros::Databases;
 /// `#[dbgen_runtime::test(Database::Shop)]`: a test on a fresh, fully migrated database
 /// (feature `testing`; see [`testing`]).
@@ -87,6 +84,9 @@ pub use plan::State;
 pub use pool::Pool;
 pub use registry::Databases;
 pub use report::{MigrationReport, StatusReport};
+/// The sqlx this crate is built with: name its types through it (`dbgen_runtime::sqlx::PgPool`)
+/// and they always match the pools dbgen hands out.
+pub use sqlx;
 
 /// Which engines this build of dbgen-runtime has, for the derive's compile-time check.
 #[doc(hidden)]

@@ -351,6 +351,7 @@ impl Record<'_> {
 
 /// A script followed by the statement recording it. The `;` on a line of its own ends the
 /// script's last statement even when it lacks one or ends in a `--` comment.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 pub(crate) fn script_then(sql: &str, statement: &str) -> String {
     format!("{sql}\n;\n{statement}")
 }

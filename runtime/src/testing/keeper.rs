@@ -63,6 +63,9 @@ struct State {
     templates: HashMap<String, Arc<OnceCell<()>>>,
     /// Per server and template (`<admin url> <template>`): clones ready to hand out.
     spares: HashMap<String, Vec<ServerDatabase>>,
+    /// Per server and template: how many databases were asked for, and spares being made.
+    asked: HashMap<String, usize>,
+    making: HashMap<String, usize>,
     /// Drops and spare clones still running.
     running: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -269,15 +272,20 @@ fn refill_spares(
     admin_url: &str,
 ) {
     let mut guard = lock(state);
-    let ready = guard
-        .spares
-        .get(&spares_key(admin_url, key))
-        .map_or(0, Vec::len);
-    guard.running.retain(|task| !task.is_finished());
-    let making = guard.running.len();
-    if ready + making >= SPARES {
+    let spares = spares_key(admin_url, key);
+    // A process that asks once (nextest runs a test per process) gets no spares to waste.
+    let asked = {
+        let asked = guard.asked.entry(spares.clone()).or_default();
+        *asked += 1;
+        *asked
+    };
+    let ready = guard.spares.get(&spares).map_or(0, Vec::len);
+    let making = guard.making.get(&spares).copied().unwrap_or(0);
+    if asked < 2 || ready + making >= SPARES {
         return;
     }
+    *guard.making.entry(spares.clone()).or_default() += 1;
+    guard.running.retain(|task| !task.is_finished());
     let (state2, admin, fresh, key, environment, admin_url) = (
         Arc::clone(state),
         admin.clone(),
@@ -288,13 +296,14 @@ fn refill_spares(
     );
     let task = tokio::spawn(async move {
         let name = test_database_name(&fresh.db.name);
-        if make_clone(&admin, &fresh, &key, &environment, &admin_url, &name)
-            .await
-            .is_ok()
-        {
-            let spares = spares_key(&admin_url, &key);
+        let made = make_clone(&admin, &fresh, &key, &environment, &admin_url, &name).await;
+        let mut state = lock(&state2);
+        if let Some(making) = state.making.get_mut(&spares) {
+            *making = making.saturating_sub(1);
+        }
+        if made.is_ok() {
             let spare = ServerDatabase { admin_url, name };
-            lock(&state2).spares.entry(spares).or_default().push(spare);
+            state.spares.entry(spares).or_default().push(spare);
         }
     });
     guard.running.push(task);
@@ -422,6 +431,7 @@ async fn ensure_template(
     environment: &Environment,
     admin_url: &str,
 ) -> Result<(), TestError> {
+    let _ = (fresh, key, environment, admin_url);
     match admin {
         #[cfg(feature = "postgres")]
         Admin::Postgres(pool) => {
@@ -441,6 +451,8 @@ async fn make_clone(
     admin_url: &str,
     name: &str,
 ) -> Result<(), TestError> {
+    // PostgreSQL copies the template; only MySQL migrates each database.
+    let _ = (fresh, key, environment);
     match admin {
         #[cfg(feature = "postgres")]
         Admin::Postgres(pool) => super::postgres::clone(pool, key, admin_url, name).await,

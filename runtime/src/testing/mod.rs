@@ -39,6 +39,7 @@
 //! server's maintenance database (`postgres://postgres@localhost/postgres`), as a user that
 //! may create databases. SQLite needs none: its files are in the system's temporary folder.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod keeper;
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -143,6 +144,38 @@ pub async fn fresh<D: Databases>(db: D) -> Result<TestDatabase, TestError> {
     Fresh::of(db).create().await
 }
 
+// Debug by hand: URLs and variable values may hold passwords.
+impl std::fmt::Debug for Fresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let vars: Vec<&str> = self.vars.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Fresh")
+            .field("database", &self.db.name)
+            .field("seeds", &self.seeds)
+            .field("to", &self.to)
+            .field("vars", &vars)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDatabase")
+            .field("database", &self.db.name)
+            .field("name", &self.made.name)
+            .field("url", &redact_url(&self.made.url))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Made {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Made")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for TestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(self, f)
@@ -159,7 +192,7 @@ enum Seeds {
 
 /// What a test database holds: a database's migrations (all, or up to a version) and
 /// maybe its seeds. `Fresh::of(Database::Shop).to(V).create().await`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Fresh {
     db: &'static Database,
     seeds: Seeds,
@@ -242,7 +275,13 @@ impl Fresh {
             }
         };
         let environment = environment.with_var(url_variable(self.db), made.url.clone());
-        let pool = self.connect(&environment).await?;
+        let pool = match self.connect(&environment).await {
+            Ok(pool) => pool,
+            Err(e) => {
+                remove(&made.removal);
+                return Err(e);
+            }
+        };
         Ok(TestDatabase {
             db: self.db,
             pool,
@@ -296,6 +335,7 @@ impl Fresh {
 
 /// Says that a template was built: once per content, so a line per run at most, and the
 /// way to see that parallel test processes built it once.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 fn built(template: &str, took: std::time::Duration) {
     tracing::info!(
         template,
@@ -318,7 +358,7 @@ fn url_variable(db: &Database) -> String {
 
 /// A database made for one test. Dropped when the value is dropped, unless the test is
 /// failing (panicking): then it is kept, and a line on stderr says how to reach it.
-#[derive(Debug)]
+#[must_use = "the database is dropped with this value: keep it while the test uses the pool"]
 pub struct TestDatabase {
     db: &'static Database,
     pool: Pool,
@@ -329,7 +369,7 @@ pub struct TestDatabase {
 }
 
 /// A database a test got, and how to remove it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Made {
     /// Its URL (it may hold the server's password).
     pub url: String,
@@ -395,22 +435,54 @@ impl Drop for TestDatabase {
             );
             return;
         }
-        match &self.made.removal {
-            #[cfg(any(feature = "postgres", feature = "mysql"))]
-            Removal::Server(database) => keeper::remove(database.clone()),
-            #[cfg(feature = "sqlite")]
-            Removal::File(path) => sqlite::remove(path),
-        }
+        remove(&self.made.removal);
     }
 }
 
-/// The command that opens a kept database.
+fn remove(removal: &Removal) {
+    match removal {
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        Removal::Server(database) => keeper::remove(database.clone()),
+        #[cfg(feature = "sqlite")]
+        Removal::File(path) => sqlite::remove(path),
+    }
+}
+
+/// The command that opens a kept database (without the password: the client asks).
 fn connect_hint(driver: Driver, made: &Made) -> String {
+    let (user, host, port) = url_parts(&made.url);
     match driver {
-        Driver::Postgres => format!("psql '{}'", redact_url(&made.url)),
-        Driver::Mysql => format!("mariadb {} (or mysql)", made.name),
+        Driver::Postgres => {
+            let (scheme, rest) = made.url.split_once("://").unwrap_or(("postgres", ""));
+            let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            let user = user.map(|u| format!("{u}@")).unwrap_or_default();
+            format!("psql '{scheme}://{user}{host_and_db}'")
+        }
+        Driver::Mysql => format!(
+            "mariadb -h {} -P {} -u {} {} (or mysql)",
+            host.unwrap_or("localhost"),
+            port.unwrap_or("3306"),
+            user.unwrap_or("root"),
+            made.name
+        ),
         Driver::Sqlite => format!("sqlite3 {}", made.name),
     }
+}
+
+/// The user, host and port of a server URL.
+fn url_parts(url: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (userinfo, host) = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => (Some(userinfo), host),
+        None => (None, rest),
+    };
+    let user = userinfo.map(|u| u.split_once(':').map_or(u, |(user, _)| user));
+    let authority = host.split(['/', '?']).next().unwrap_or(host);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    (user, Some(host), port)
 }
 
 /// What a `#[dbgen_runtime::test]` function takes: a sqlx pool of the database's engine, or

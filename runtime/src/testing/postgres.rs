@@ -30,14 +30,34 @@ pub(super) async fn ensure_template(
         .acquire()
         .await
         .map_err(server_error("connecting".into(), admin_url))?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(key.lock)
-        .execute(&mut *conn)
-        .await
-        .map_err(server_error(
-            format!("locking template {}", key.name),
-            admin_url,
-        ))?;
+    // Waits for another process building it, saying so after a while (a process stopped
+    // in a debugger holds the lock as long as its session lives).
+    let waiting = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key.lock)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(server_error(
+                format!("locking template {}", key.name),
+                admin_url,
+            ))?;
+        if locked {
+            break;
+        }
+        if !told && waiting.elapsed() > std::time::Duration::from_secs(10) {
+            told = true;
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "dbgen: waiting for another process building template {} (its session holds advisory lock {})",
+                key.name,
+                key.lock
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let built = async {
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
@@ -52,8 +72,7 @@ pub(super) async fn ensure_template(
         let started = std::time::Instant::now();
         let aside = format!("{}_new", key.name);
         let statement = |sql: String| sqlx::raw_sql(AssertSqlSafe(sql));
-        statement(format!("DROP DATABASE IF EXISTS \"{aside}\" WITH (FORCE)"))
-            .execute(&mut *conn)
+        drop_database(pool, &aside)
             .await
             .map_err(server_error(format!("dropping {aside}"), admin_url))?;
         statement(format!("CREATE DATABASE \"{aside}\""))
@@ -77,8 +96,9 @@ pub(super) async fn ensure_template(
         super::built(&key.name, started.elapsed());
         // This database's templates for other content are stale now.
         let pattern = format!("{}%", key.prefix.replace('_', "\\_"));
+        // Not `..._new`: another checkout may be building it right now.
         let stale: Vec<String> = sqlx::query_scalar(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2",
+            "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2 AND datname NOT LIKE '%\\_new' AND datname ~ '^[a-z0-9_]+$'",
         )
         .bind(pattern)
         .bind(&key.name)
@@ -121,12 +141,27 @@ pub(super) async fn clone(
     Ok(())
 }
 
-/// Drops `name`, ending any session still on it (a test's pool may not be closed yet).
+/// Drops `name`, ending any session still on it (a test's pool may not be closed yet):
+/// `WITH (FORCE)` from PostgreSQL 13, sessions ended by hand before.
 pub(super) async fn drop_database(pool: &PgPool, name: &str) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(AssertSqlSafe(format!(
+    let forced = sqlx::raw_sql(AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
     )))
     .execute(pool)
-    .await
-    .map(|_| ())
+    .await;
+    match forced {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42601") => {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(name)
+            .execute(pool)
+            .await?;
+            sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\"")))
+                .execute(pool)
+                .await
+                .map(|_| ())
+        }
+        other => other.map(|_| ()),
+    }
 }

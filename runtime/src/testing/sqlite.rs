@@ -72,9 +72,13 @@ async fn build(
     let started = std::time::Instant::now();
     let aside = dir.join(format!("{}.{}.building", key.name, std::process::id()));
     remove(&aside);
-    fresh
+    if let Err(e) = fresh
         .fill(environment, &format!("sqlite://{}", aside.display()))
-        .await?;
+        .await
+    {
+        remove(&aside);
+        return Err(e);
+    }
     std::fs::rename(&aside, template).map_err(file_error("renaming", &aside))?;
     super::built(&key.name, started.elapsed());
     remove_stale(dir, key);
@@ -90,7 +94,11 @@ fn remove_stale(dir: &Path, key: &TemplateKey) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(&key.prefix) && !name.starts_with(&key.name) {
+        // Templates only: another process's `.building` file or `.lock` stays.
+        if name.starts_with(&key.prefix)
+            && !name.starts_with(&key.name)
+            && name.ends_with(".sqlite3")
+        {
             remove(&entry.path());
         }
     }

@@ -65,8 +65,17 @@ impl TemplateKey {
         }
         let digest = hash.finalize();
         let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        // The variant: what else than the files makes a template differ (its full database
+        // name, seeds, last version, placeholder values). A template for other files of the
+        // same variant is stale; one of another variant is not.
         let mut variant = Sha256::new();
-        variant.update(format!("{:?} {:?}", fresh.to, fresh.seeds).as_bytes());
+        variant.update(format!("{} {:?} {:?}", db.name, fresh.to, fresh.seeds).as_bytes());
+        for (key, value) in &fresh.vars {
+            variant.update(key.as_bytes());
+            variant.update([0]);
+            variant.update(value.as_bytes());
+            variant.update([0]);
+        }
         let variant: String = variant.finalize()[..2]
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -110,6 +119,7 @@ pub(crate) fn test_database_name(db: &str) -> String {
 }
 
 /// `url` with its database (the path) replaced by `database`.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 pub(crate) fn with_database(url: &str, database: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let (before_query, query) = match rest.find('?') {
@@ -142,6 +152,75 @@ mod tests {
             "mysql://u:p/w@h/x?ssl-mode=disabled"
         );
         assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+
+    /// A database `a` (SQLite) with these migrations, leaked for `Fresh`'s `'static`.
+    fn database(migrations: &[(&str, &str)]) -> &'static dbgen_core::Database {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "database/a/database.toml",
+            "driver = \"sqlite\"\n[placeholders]\nowner = { env = \"OWNER\", default = \"me\" }\n",
+        );
+        for (file, sql) in migrations {
+            write(&format!("database/a/migrations/{file}"), sql);
+        }
+        let project = dbgen_core::load_project(dir.path()).unwrap();
+        Box::leak(Box::new(project.databases[0].clone()))
+    }
+
+    fn key(
+        db: &'static dbgen_core::Database,
+        to: Option<i64>,
+        vars: &[(&str, &str)],
+    ) -> TemplateKey {
+        let fresh = Fresh {
+            db,
+            seeds: Seeds::None,
+            to,
+            vars: Vec::new(),
+            expects_panic: false,
+        };
+        let environment = Environment::from_vars(vars.iter().copied());
+        TemplateKey::new(&fresh, &environment)
+    }
+
+    #[test]
+    fn the_key_follows_the_content_and_only_it() {
+        let one = database(&[("1_a.up.sql", "CREATE TABLE a (id int);")]);
+        let edited = database(&[("1_a.up.sql", "CREATE TABLE a (id bigint);")]);
+        let two = database(&[
+            ("1_a.up.sql", "CREATE TABLE a (id int);"),
+            ("2_b.up.sql", "CREATE TABLE b (id int);"),
+        ]);
+        let base = key(one, None, &[]);
+        assert_eq!(base, key(one, None, &[]), "the same content, the same key");
+        let changed = key(edited, None, &[]);
+        assert_ne!(base.name, changed.name, "an edited migration");
+        assert_eq!(
+            base.prefix, changed.prefix,
+            "same variant: the old one is stale"
+        );
+        assert_ne!(base.name, key(two, None, &[]).name, "an added migration");
+        assert_eq!(
+            key(one, Some(1), &[]).name.rsplit('_').next(),
+            key(two, Some(1), &[]).name.rsplit('_').next(),
+            "a migration after `to` is not in the content"
+        );
+        assert_ne!(
+            base.prefix,
+            key(one, Some(1), &[]).prefix,
+            "`to` is another variant"
+        );
+        assert_ne!(
+            base.name,
+            key(one, None, &[("OWNER", "you")]).name,
+            "a placeholder's value"
+        );
     }
 
     #[test]
