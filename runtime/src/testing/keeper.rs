@@ -15,7 +15,7 @@ use std::time::Duration;
 use dbgen_core::{Driver, redact_url};
 use tokio::sync::{OnceCell, mpsc, oneshot};
 
-use super::template::{TemplateKey, test_database_name, with_database};
+use super::template::{TemplateKey, plain_on_loopback, test_database_name, with_database};
 use super::{Fresh, Made, Removal, SERVER_VARIABLE, TestError};
 use crate::environment::Environment;
 
@@ -379,7 +379,7 @@ async fn admin(state: &Shared, url: &str, driver: Driver) -> Result<Admin, TestE
             sqlx::pool::PoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
+                .connect(&plain_on_loopback(url))
                 .await
                 .map_err(failed)?,
         ),
@@ -388,7 +388,7 @@ async fn admin(state: &Shared, url: &str, driver: Driver) -> Result<Admin, TestE
             sqlx::pool::PoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
+                .connect(&plain_on_loopback(url))
                 .await
                 .map_err(failed)?,
         ),
@@ -407,9 +407,19 @@ async fn probe(url: &str, driver: Driver) -> Result<(), sqlx::Error> {
     let connect = async {
         match driver {
             #[cfg(feature = "postgres")]
-            Driver::Postgres => sqlx::PgConnection::connect(url).await?.close().await,
+            Driver::Postgres => {
+                sqlx::PgConnection::connect(&plain_on_loopback(url))
+                    .await?
+                    .close()
+                    .await
+            }
             #[cfg(feature = "mysql")]
-            Driver::Mysql => sqlx::MySqlConnection::connect(url).await?.close().await,
+            Driver::Mysql => {
+                sqlx::MySqlConnection::connect(&plain_on_loopback(url))
+                    .await?
+                    .close()
+                    .await
+            }
             #[allow(unreachable_patterns)]
             _ => Ok(()),
         }

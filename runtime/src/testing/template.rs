@@ -131,10 +131,36 @@ pub(crate) fn with_database(url: &str, database: &str) -> String {
     let authority_end = before_query[host_start..]
         .find('/')
         .map_or(before_query.len(), |i| host_start + i);
-    format!(
+    plain_on_loopback(&format!(
         "{scheme}://{}/{database}{query}",
         &before_query[..authority_end]
-    )
+    ))
+}
+
+/// `url` with TLS turned off when its server is on this machine (`localhost`, `127.0.0.1`,
+/// `::1`) and the URL does not choose itself: a handshake per test connection is most of a
+/// test's wait in a debug build, and it protects nothing on loopback.
+pub(crate) fn plain_on_loopback(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host_part = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = host_part
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches('[');
+    let loopback = ["localhost", "127.0.0.1", "::1"]
+        .iter()
+        .any(|h| host == *h || host.starts_with(&format!("{h}:")) || host.starts_with("::1]"));
+    let (param, value) = match scheme {
+        "postgres" | "postgresql" => ("sslmode", "disable"),
+        "mysql" | "mariadb" => ("ssl-mode", "disabled"),
+        _ => return url.to_string(),
+    };
+    if !loopback || url.contains(&format!("{param}=")) {
+        return url.to_string();
+    }
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joiner}{param}={value}")
 }
 
 #[cfg(test)]
@@ -145,7 +171,15 @@ mod tests {
     fn urls_get_another_database() {
         assert_eq!(
             with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
+            "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://db.example.com/postgres?sslmode=require", "x"),
+            "postgres://db.example.com/x?sslmode=require"
+        );
+        assert_eq!(
+            with_database("postgres://localhost/postgres?sslmode=require", "x"),
+            "postgres://localhost/x?sslmode=require"
         );
         assert_eq!(
             with_database("mysql://u:p/w@h/db?ssl-mode=disabled", "x"),
