@@ -204,8 +204,10 @@ impl Adoption {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Recorded {
-    /// Where it came from: `knex_migrations`, or `baseline`.
+    /// The other tool's table it came from (`knex_migrations`); empty for a baseline.
     pub from: String,
+    /// A baseline (`migrate baseline`), not an adoption.
+    pub baseline: bool,
     /// Each migration recorded, in version order, with its batch; `interrupted` ones are
     /// recorded as interrupted.
     pub migrations: Vec<RecordedMigration>,
@@ -235,14 +237,14 @@ impl Recorded {
     /// `adopted 3 migrations from knex_migrations (batches 1 to 2); 1 pending: ...`
     pub fn summary(&self) -> String {
         let n = self.migrations.len();
-        let verb = match (self.from.as_str(), self.dry_run) {
-            ("baseline", false) => "recorded as applied (not run)",
-            ("baseline", true) => "dry run: would record as applied (not run)",
-            (_, false) => "adopted",
-            (_, true) => "dry run: would adopt",
+        let verb = match (self.baseline, self.dry_run) {
+            (true, false) => "recorded as applied (not run)",
+            (true, true) => "dry run: would record as applied (not run)",
+            (false, false) => "adopted",
+            (false, true) => "dry run: would adopt",
         };
         let mut text = format!("{verb} {n} migration{}", crate::migrator::plural(n));
-        if self.from != "baseline" {
+        if !self.baseline {
             text.push_str(&format!(" from {}", self.from));
         }
         let batches: Vec<i64> = self.migrations.iter().map(|m| m.batch).collect();
@@ -498,6 +500,7 @@ fn plan_adoption<'m>(
     }
     let recorded = Recorded {
         from: adoption.table_name().to_string(),
+        baseline: false,
         migrations: new_rows
             .iter()
             .map(|(row, interrupted)| RecordedMigration {
@@ -680,7 +683,8 @@ pub(crate) async fn baseline<E: Engine>(
             tracing::info!(database = %db.name, to, migrations = rows.len(), "baselined");
         }
         Ok(Outcome::Recorded(Recorded {
-            from: "baseline".to_string(),
+            from: String::new(),
+            baseline: true,
             migrations: rows
                 .iter()
                 .map(|row| RecordedMigration {
