@@ -318,8 +318,10 @@ fn a_scaffolded_app_tests_on_fresh_databases() {
         "{output}"
     );
     assert!(
-        output.contains(&format!("psql 'postgres://postgres@127.0.0.1:5432/{}", kept[0]))
-            || output.contains(&format!("/{}", kept[0])),
+        output.contains(&format!(
+            "psql 'postgres://postgres@127.0.0.1:5432/{}",
+            kept[0]
+        )) || output.contains(&format!("/{}", kept[0])),
         "how to reach it:\n{output}"
     );
     server.execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", kept[0]));

@@ -324,10 +324,15 @@ async fn finish(state: &Shared) {
         let mut state = lock(state);
         (std::mem::take(&mut state.spares), state.admins.clone())
     };
-    for spare in spares.into_values().flatten() {
-        if let Some(admin) = admins.get(&spare.admin_url) {
-            let _ = drop_database(admin, &spare.name).await;
-        }
+    // All at once: the process's exit waits for them.
+    let drops = spares.into_values().flatten().filter_map(|spare| {
+        let admin = admins.get(&spare.admin_url)?.clone();
+        Some(tokio::spawn(async move {
+            let _ = drop_database(&admin, &spare.name).await;
+        }))
+    });
+    for drop in drops.collect::<Vec<_>>() {
+        let _ = drop.await;
     }
     for admin in admins.values() {
         match admin {

@@ -33,14 +33,7 @@ impl TemplateKey {
         field(db.config.driver.as_str().as_bytes());
         field(db.name.as_bytes());
         field(db.config.migrations_table.as_bytes());
-        for m in db
-            .migrations
-            .iter()
-            .filter(|m| fresh.to.is_none_or(|to| m.version <= to))
-        {
-            field(&m.version.to_le_bytes());
-            field(&m.checksum.0);
-        }
+        field(&migrations_digest(db, fresh.to));
         let seeds: Vec<&str> = match &fresh.seeds {
             Seeds::None => Vec::new(),
             Seeds::All => db.seeds.iter().map(|s| s.name.as_ref()).collect(),
@@ -89,6 +82,38 @@ impl TemplateKey {
             lock: i64::from_le_bytes(lock),
         }
     }
+}
+
+/// The digest of a database's migrations up to `to`, once per process: hashing 1,000
+/// checksums for every test is a millisecond each in a debug build.
+fn migrations_digest(db: &'static dbgen_core::Database, to: Option<i64>) -> [u8; 32] {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    type Digests = HashMap<(usize, Option<i64>), [u8; 32]>;
+    static DIGESTS: Mutex<Option<Digests>> = Mutex::new(None);
+    // A `'static` definition's address names it for the life of the process.
+    let id = (std::ptr::from_ref(db) as usize, to);
+    if let Some(digest) = DIGESTS
+        .lock()
+        .ok()
+        .and_then(|d| d.as_ref().and_then(|d| d.get(&id).copied()))
+    {
+        return digest;
+    }
+    let mut hash = Sha256::new();
+    for m in db
+        .migrations
+        .iter()
+        .filter(|m| to.is_none_or(|to| m.version <= to))
+    {
+        hash.update(m.version.to_le_bytes());
+        hash.update(m.checksum.0);
+    }
+    let digest: [u8; 32] = hash.finalize().into();
+    if let Ok(mut digests) = DIGESTS.lock() {
+        digests.get_or_insert_with(HashMap::new).insert(id, digest);
+    }
+    digest
 }
 
 /// A database name as part of a server's database name: at most 24 characters of
