@@ -302,9 +302,17 @@ pub(crate) fn load_migrations(
     } = list_migrations(tree, &folder)?;
     let mut duplicates = Vec::new();
     for pair in ups.windows(2).filter(|w| w[0].version == w[1].version) {
-        duplicates.push((pair[0].version, pair[0].up_path(), pair[1].up_path()));
+        // `1_a.sql` next to `1_a.up.sql`: one stem, so one migration written twice.
+        let stem = |m: &Migration| match &m.source {
+            ScriptSource::Files { stem, .. } => Some(stem.to_string()),
+            ScriptSource::Embedded(_) => None,
+        };
+        let same_stem = stem(&pair[0]).is_some() && stem(&pair[0]) == stem(&pair[1]);
+        if !same_stem {
+            duplicates.push((pair[0].version, pair[0].up_path(), pair[1].up_path()));
+        }
         let (first, second) = (pair[0].file_name(true), pair[1].file_name(true));
-        let reason = if pair[0].name == pair[1].name {
+        let reason = if same_stem {
             format!(
                 "it and {first} are one migration in two forms: keep one of them (and its down file, if any)"
             )

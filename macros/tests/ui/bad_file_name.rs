@@ -1,4 +1,4 @@
-// A migration whose name breaks the slug rule (upper case and `-`).
+// A migration file without a version.
 #[derive(Clone, Copy, dbgen_runtime::Databases)]
 #[databases(root = "tests/ui-fixtures/bad-file-name/database")]
 enum Database {
