@@ -15,6 +15,8 @@ use dbgen_testkit::{Engine, TestDb, write};
 use tempfile::TempDir;
 
 const TABLE: &str = "dbgen_migrations";
+/// The refusal of a second adoption.
+const ALREADY_TRACKED: &str = "dbgen already tracks this database";
 const MIGRATIONS: &str = "database/shop/migrations";
 
 // knex's versions (the digits before the first `_` of its file names).
@@ -403,11 +405,7 @@ fn knex_history_is_adopted_with_its_batches(engine: Engine) {
     );
 
     // A database dbgen already tracks is not adopted again.
-    let stderr = p.refused("knex", &[], &[]);
-    assert!(
-        stderr.contains(TABLE) || stderr.contains("already"),
-        "{stderr}"
-    );
+    p.refused("knex", &[], &[ALREADY_TRACKED]);
 }
 
 /// A knex row whose migration dbgen does not have is refused, naming it; `--skip-unknown`
@@ -579,11 +577,7 @@ fn sqlx_history_is_adopted(engine: Engine) {
     p.run(&["migrate", "status", "shop", "--exit-code"]).ok();
     assert_eq!(p.sqlx_rows().len(), 2, "sqlx's rows are left alone");
 
-    let stderr = p.refused("sqlx", &[], &[]);
-    assert!(
-        stderr.contains(TABLE) || stderr.contains("already"),
-        "{stderr}"
-    );
+    p.refused("sqlx", &[], &[ALREADY_TRACKED]);
 }
 
 /// A file edited after sqlx applied it (sqlx's SHA-384 no longer matches) is refused,

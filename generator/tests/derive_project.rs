@@ -7,89 +7,26 @@
 //! minute and a half the first time on two cores) and reused by every later run. The project
 //! gets this workspace's Cargo.lock, so the build needs no network (`--offline`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace folder")
-        .to_path_buf()
-}
+use common::app::{app_target, cargo, clean, new_app, run, write};
 
-fn show(what: &str, out: &Output) -> String {
-    format!(
-        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Runs `cmd`; panics with its output unless it exits with `code`.
-fn run(what: &str, cmd: &mut Command, code: i32) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    assert_eq!(out.status.code(), Some(code), "{}", show(what, &out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A command with no `*_DB_*` variable of the host leaking in.
-fn clean(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.current_dir(dir);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().contains("_DB_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
-
-fn cargo_build(project: &Path, target: &Path) {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+fn cargo_build(project: &Path) {
     let started = Instant::now();
-    run(
-        "cargo build",
-        clean(&cargo, project)
-            .args(["build", "--offline", "--quiet"])
-            .env("CARGO_TARGET_DIR", target)
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTFLAGS"),
-        0,
-    );
+    run("cargo build", &mut cargo(project, "build"), 0);
     eprintln!("cargo build took {:.1?}", started.elapsed());
-}
-
-/// A Cargo application in `dir` depending on this workspace's runtime, with this
-/// workspace's Cargo.lock.
-fn new_app(dir: &Path, package: &str) {
-    let workspace = workspace();
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    write(
-        &dir.join("Cargo.toml"),
-        &format!(
-            "[package]\nname = \"{package}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\ndbgen-runtime = {{ path = {:?} }}\n",
-            workspace.join("runtime").display().to_string()
-        ),
-    );
-    // The workspace's lock file pins every crate to a version already built and cached.
-    std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
 #[test]
 fn a_new_migration_rebuilds_a_derived_project() {
-    let workspace = workspace();
-    let target = workspace.join("target").join("derive-project");
+    let target = app_target();
     let tmp = tempfile::tempdir().unwrap();
     let project = tmp.path().join("myapp");
-    new_app(&project, "myapp");
+    new_app(&project, "myapp", "");
 
     let dbgen = env!("CARGO_BIN_EXE_dbgen");
     let out = run(
@@ -117,7 +54,7 @@ fn a_new_migration_rebuilds_a_derived_project() {
         "CREATE TABLE groups (id INTEGER PRIMARY KEY);\n",
     );
 
-    cargo_build(&project, &target);
+    cargo_build(&project);
     let app = target.join("debug").join("myapp");
     // Run from an empty folder: the binary needs nothing of the project at run time.
     let elsewhere = tmp.path().join("elsewhere");
@@ -153,7 +90,7 @@ fn a_new_migration_rebuilds_a_derived_project() {
     sql.push_str("ALTER TABLE users ADD COLUMN email TEXT;\n");
     write(&up, &sql);
 
-    cargo_build(&project, &target);
+    cargo_build(&project);
     let status = run(
         "migrate status after the rebuild",
         clean(&app, &elsewhere).args(["migrate", "status", "mydb"]),
@@ -181,11 +118,10 @@ fn a_new_migration_rebuilds_a_derived_project() {
 /// part of the build (editing it rebuilds the application).
 #[test]
 fn sqlx_and_diesel_folders_embed_as_they_are() {
-    let workspace = workspace();
-    let target = workspace.join("target").join("derive-project");
+    let target = app_target();
     let tmp = tempfile::tempdir().unwrap();
     let project = tmp.path().join("formsapp");
-    new_app(&project, "formsapp");
+    new_app(&project, "formsapp", "");
     let dbgen = env!("CARGO_BIN_EXE_dbgen");
     run(
         "dbgen new",
@@ -226,7 +162,7 @@ fn sqlx_and_diesel_folders_embed_as_they_are() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         write(&path, sql);
     }
-    cargo_build(&project, &target);
+    cargo_build(&project);
     let app = target.join("debug").join("formsapp");
     let elsewhere = tmp.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
@@ -264,7 +200,7 @@ fn sqlx_and_diesel_folders_embed_as_they_are() {
         &migrations.join("2020-01-03-000000_vacuum/metadata.toml"),
         "run_in_transaction = true\n",
     );
-    cargo_build(&project, &target);
+    cargo_build(&project);
     let after = dry_run("down --dry-run after editing metadata.toml");
     assert!(after.contains("20200103000000_vacuum (down)"), "{after}");
 }
@@ -273,11 +209,10 @@ fn sqlx_and_diesel_folders_embed_as_they_are() {
 /// `db2`, and the application did not compile. Every rule is core's now.
 #[test]
 fn every_name_dbgen_new_accepts_gives_an_app_that_compiles() {
-    let workspace = workspace();
-    let target = workspace.join("target").join("derive-project");
+    let target = app_target();
     let tmp = tempfile::tempdir().unwrap();
     let project = tmp.path().join("names");
-    new_app(&project, "names");
+    new_app(&project, "names", "");
     write(
         &project.join("src/main.rs"),
         "mod databases;\n\nuse dbgen_runtime::Databases;\n\nfn main() {\n    for db in databases::Database::ALL {\n        println!(\"{db:?} {}\", db.name());\n    }\n}\n",
@@ -301,7 +236,7 @@ fn every_name_dbgen_new_accepts_gives_an_app_that_compiles() {
         );
     }
 
-    cargo_build(&project, &target);
+    cargo_build(&project);
     let out = run(
         "the app",
         &mut Command::new(target.join("debug").join("names")),

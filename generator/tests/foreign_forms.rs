@@ -31,6 +31,23 @@ fn show(out: &Output) -> String {
     )
 }
 
+/// Where the migrations of database `shop` go.
+const M: &str = "database/shop/migrations";
+
+/// A project with one database `shop` on `engine`, and its database; `None` when the
+/// server is skipped.
+fn shop(engine: Engine) -> Option<(TestDb, tempfile::TempDir)> {
+    let db = TestDb::create(engine)?;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "dbgen.toml", "");
+    write(
+        dir.path(),
+        "database/shop/database.toml",
+        &format!("driver = \"{}\"\n", engine.driver()),
+    );
+    Some((db, dir))
+}
+
 /// A statement that fails inside a transaction, so that it proves a script ran outside one.
 fn outside_only(engine: Engine, table: &str) -> String {
     match engine {
@@ -43,52 +60,44 @@ fn outside_only(engine: Engine, table: &str) -> String {
 
 /// Every form in one migrations folder, applied, listed and partly reverted.
 fn every_form_runs(engine: Engine) {
-    let Some(db) = TestDb::create(engine) else {
+    let Some((db, dir)) = shop(engine) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let m = "database/shop/migrations";
-    write(root, "dbgen.toml", "");
-    write(
-        root,
-        "database/shop/database.toml",
-        &format!("driver = \"{}\"\n", engine.driver()),
-    );
     // Version 0 and sqlx's simple, irreversible form (diesel's initial setup is version 0 too).
     write(
         root,
-        &format!("{m}/0_setup.sql"),
+        &format!("{M}/0_setup.sql"),
         "CREATE TABLE zero (id INTEGER PRIMARY KEY);\n",
     );
     // sqlx's reversible form with the description sqlx allows.
     write(
         root,
-        &format!("{m}/20200101000000_Create-Store.up.sql"),
+        &format!("{M}/20200101000000_Create-Store.up.sql"),
         "CREATE TABLE store (id INTEGER PRIMARY KEY);\n",
     );
     write(
         root,
-        &format!("{m}/20200101000000_Create-Store.down.sql"),
+        &format!("{M}/20200101000000_Create-Store.down.sql"),
         "DROP TABLE store;\n",
     );
     // sqlx's own no-transaction marker.
     write(
         root,
-        &format!("{m}/20200102000000_index-store.sql"),
+        &format!("{M}/20200102000000_index-store.sql"),
         &format!("-- no-transaction\n{}", outside_only(engine, "store")),
     );
     // diesel's folders, their versions with dashes; metadata.toml runs the second outside a
     // transaction (PostgreSQL runs a multi-statement script as one implicit transaction, so a
     // CONCURRENTLY statement goes alone).
-    let items = format!("{m}/2020-01-03-000000_create_items");
+    let items = format!("{M}/2020-01-03-000000_create_items");
     write(
         root,
         &format!("{items}/up.sql"),
         "CREATE TABLE items (id INTEGER PRIMARY KEY);\n",
     );
     write(root, &format!("{items}/down.sql"), "DROP TABLE items;\n");
-    let index = format!("{m}/2020-01-04-000000_index_items");
+    let index = format!("{M}/2020-01-04-000000_index_items");
     write(
         root,
         &format!("{index}/up.sql"),
@@ -167,29 +176,26 @@ fn every_form_runs_on_sqlite() {
 /// `rollback --to 0` reverts everything after version 0 and keeps it; `reset` reverts it too.
 #[test]
 fn version_zero_is_a_migration_and_reset_goes_before_it() {
-    let Some(db) = TestDb::create(Engine::Sqlite) else {
+    let Some((db, dir)) = shop(Engine::Sqlite) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let m = "database/shop/migrations";
-    write(root, "database/shop/database.toml", "driver = \"sqlite\"\n");
     write(
         root,
-        &format!("{m}/00000000000000_diesel_initial_setup/up.sql"),
+        &format!("{M}/00000000000000_diesel_initial_setup/up.sql"),
         "CREATE TABLE setup (id INTEGER);\n",
     );
     write(
         root,
-        &format!("{m}/00000000000000_diesel_initial_setup/down.sql"),
+        &format!("{M}/00000000000000_diesel_initial_setup/down.sql"),
         "DROP TABLE setup;\n",
     );
     write(
         root,
-        &format!("{m}/1_a.up.sql"),
+        &format!("{M}/1_a.up.sql"),
         "CREATE TABLE a (id INTEGER);\n",
     );
-    write(root, &format!("{m}/1_a.down.sql"), "DROP TABLE a;\n");
+    write(root, &format!("{M}/1_a.down.sql"), "DROP TABLE a;\n");
     let run = |args: &[&str]| {
         let out = dbgen(root, &db, args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", show(&out));
@@ -206,25 +212,22 @@ fn version_zero_is_a_migration_and_reset_goes_before_it() {
 /// its fix, and nothing runs.
 #[test]
 fn every_bad_file_is_named_in_one_run() {
-    let Some(db) = TestDb::create(Engine::Sqlite) else {
+    let Some((db, dir)) = shop(Engine::Sqlite) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let m = "database/shop/migrations";
-    write(root, "database/shop/database.toml", "driver = \"sqlite\"\n");
     write(
         root,
-        &format!("{m}/1_ok.sql"),
+        &format!("{M}/1_ok.sql"),
         "CREATE TABLE ok (id INTEGER);\n",
     );
     write(
         root,
-        &format!("{m}/20250823075842_initial_schema.js"),
+        &format!("{M}/20250823075842_initial_schema.js"),
         "exports.up = () => {};\n",
     );
-    write(root, &format!("{m}/create_users.sql"), "SELECT 1;\n");
-    write(root, &format!("{m}/2018-01-14-171611_x/notes.md"), "hi\n");
+    write(root, &format!("{M}/create_users.sql"), "SELECT 1;\n");
+    write(root, &format!("{M}/2018-01-14-171611_x/notes.md"), "hi\n");
     let out = dbgen(root, &db, &["migrate", "latest", "shop"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);

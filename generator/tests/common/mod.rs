@@ -2,6 +2,7 @@
 //! compare the folder's every file before and after.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod peers;
 
 use std::collections::BTreeMap;

@@ -52,6 +52,18 @@ pub struct Targets {
     pub lock_timeout: Option<u64>,
 }
 
+impl Targets {
+    /// One database, for the commands that name exactly one (`resolve`, `baseline`).
+    fn one(database: &str, lock_timeout: Option<u64>) -> Self {
+        Self {
+            databases: vec![database.to_string()],
+            all: false,
+            jobs: 1,
+            lock_timeout,
+        }
+    }
+}
+
 /// Running migrations. Every command takes database names or --all.
 #[derive(Debug, Clone, Subcommand)]
 #[non_exhaustive]
@@ -291,12 +303,7 @@ impl MigrateCommand {
             lock_timeout,
         } = self
         {
-            let targets = Targets {
-                databases: vec![database.clone()],
-                all: false,
-                jobs: 1,
-                lock_timeout: *lock_timeout,
-            };
+            let targets = Targets::one(database, *lock_timeout);
             let job = Job::Resolve {
                 version: *migration,
                 applied: *applied,
@@ -310,12 +317,7 @@ impl MigrateCommand {
             lock_timeout,
         } = self
         {
-            let targets = Targets {
-                databases: vec![database.clone()],
-                all: false,
-                jobs: 1,
-                lock_timeout: *lock_timeout,
-            };
+            let targets = Targets::one(database, *lock_timeout);
             let job = Job::Baseline {
                 to: *to,
                 dry_run: *dry_run,
