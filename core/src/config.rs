@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::tenants::{TenantSource, TenantsLayer};
+
 use crate::Error;
 use crate::files::{Seen, Tree, read_text};
 
@@ -112,6 +114,8 @@ pub struct DatabaseConfig {
     pub migrations_from: Option<Cow<'static, str>>,
     /// `${name}` in scripts, filled from the environment at run time; by name.
     pub placeholders: Cow<'static, [Placeholder]>,
+    /// Where its tenants are listed (`[tenants]`); `None`: it is one database.
+    pub tenants: Option<TenantSource>,
 }
 
 /// A `${name}` a script may hold, and the environment variable that fills it.
@@ -169,6 +173,7 @@ pub(crate) struct ConfigLayer {
     // database.toml only:
     migrations: Option<String>,
     placeholders: Option<BTreeMap<String, PlaceholderLayer>>,
+    tenants: Option<TenantsLayer>,
     // dbgen.toml only:
     registry_module: Option<String>,
     templates: Option<String>,
@@ -213,6 +218,11 @@ impl ConfigLayer {
                     "`migrations` names another database's migrations and belongs in a database's database.toml".into(),
                 ));
             }
+            LayerKind::Project if layer.tenants.is_some() => {
+                return Err(value_error(
+                    "[tenants] lists one database's tenants and belongs in that database's database.toml".into(),
+                ));
+            }
             LayerKind::Database => {
                 for (key, set) in [
                     ("registry_module", layer.registry_module.is_some()),
@@ -238,6 +248,9 @@ impl ConfigLayer {
                     "placeholder `{name}`: `env` names no variable"
                 )));
             }
+        }
+        if let Some(tenants) = &layer.tenants {
+            tenants.source().map_err(value_error)?;
         }
         if let Some(table) = &layer.migrations_table {
             validate_sql_identifier(table)
@@ -272,6 +285,7 @@ impl ConfigLayer {
             lock_timeout: over.lock_timeout.or(self.lock_timeout),
             pool,
             migrations: over.migrations.clone().or_else(|| self.migrations.clone()),
+            tenants: over.tenants.clone().or_else(|| self.tenants.clone()),
             placeholders: match (&self.placeholders, &over.placeholders) {
                 (Some(base), Some(top)) => {
                     let mut merged = base.clone();
@@ -319,7 +333,23 @@ impl ConfigLayer {
                 ),
             });
         }
+        let tenants = match &self.tenants {
+            Some(layer) => Some(layer.source().map_err(|message| Error::ConfigValue {
+                path: path.to_path_buf(),
+                message,
+            })?),
+            None => None,
+        };
+        if matches!(tenants, Some(TenantSource::Schemas { .. })) && driver != Driver::Postgres {
+            return Err(Error::ConfigValue {
+                path: path.to_path_buf(),
+                message: format!(
+                    "[tenants] `schemas` needs PostgreSQL, and `{database}` uses {driver}: list database tenants with `query` or `file` instead"
+                ),
+            });
+        }
         Ok(DatabaseConfig {
+            tenants,
             driver,
             migrations_table: Cow::Owned(
                 self.migrations_table

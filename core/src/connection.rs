@@ -239,6 +239,7 @@ mod tests {
                 },
                 migrations_from: None,
                 placeholders: Cow::Borrowed(&[]),
+                tenants: None,
             },
             migrations: Cow::Borrowed(&[]),
             seeds: Cow::Borrowed(&[]),

@@ -21,6 +21,7 @@ mod name;
 mod placeholder;
 mod redact;
 mod seed;
+mod tenants;
 mod time;
 
 pub use checksum::Checksum;
@@ -48,4 +49,7 @@ pub use name::{DatabaseName, RESERVED_NAMES, check_name_collisions, known_databa
 pub use placeholder::{original_offset, resolve_placeholders, substitute_placeholders};
 pub use redact::{MASK, Redactor, redact_url};
 pub use seed::{Seed, seed_file_name, validate_seed_name};
+pub use tenants::{
+    Tenant, TenantPlace, TenantSource, in_partition, parse_tenants_file, validate_tenant_name,
+};
 pub use time::{format_utc_millis, utc_version};

@@ -247,6 +247,29 @@ fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
             }
         });
     }
+    // A tenant list read from another database: that one must be a plain database here.
+    for (name, path, config) in &folders {
+        if let Some(crate::TenantSource::Query { database, .. }) = &config.tenants {
+            let control = folders.iter().find(|(n, _, _)| n.as_str() == database.as_ref());
+            let problem = match control {
+                _ if database.as_ref() == name.as_str() => Some("is this database itself; a tenant list lives in another database (a control database)".to_string()),
+                None => Some(format!(
+                    "is not a database of this project ({})",
+                    crate::known_databases_message(folders.iter().map(|(n, _, _)| n.as_str()))
+                )),
+                Some((_, _, c)) if c.tenants.is_some() => {
+                    Some("has tenants of its own; the list must come from a plain database".to_string())
+                }
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                return Err(Error::ConfigValue {
+                    path: display_path(root, &path.join(DATABASE_CONFIG_FILE)),
+                    message: format!("[tenants] query.database = \"{database}\" {problem}"),
+                });
+            }
+        }
+    }
     let mut databases = Vec::with_capacity(folders.len());
     for ((name, path, config), copy) in folders.into_iter().zip(copies) {
         let migrations =

@@ -184,6 +184,7 @@ mod tests {
                 },
                 migrations_from: None,
                 placeholders: Cow::Owned(placeholders),
+                tenants: None,
             },
             migrations: Cow::Owned(vec![]),
             seeds: Cow::Owned(vec![crate::Seed {

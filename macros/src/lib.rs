@@ -315,6 +315,26 @@ fn definition(databases: &[Database], index: usize, db: &Database) -> Tokens {
         let (name, env, default) = (cow(&p.name), cow(&p.env), option_cow(p.default.as_deref()));
         quote! { ::dbgen_runtime::core::Placeholder { name: #name, env: #env, default: #default } }
     });
+    let tenants = match &c.tenants {
+        None => quote! { ::std::option::Option::None },
+        Some(source) => {
+            let source = match source {
+                dbgen_core::TenantSource::Schemas { sql } => {
+                    let sql = cow(sql);
+                    quote! { Schemas { sql: #sql } }
+                }
+                dbgen_core::TenantSource::Query { database, sql } => {
+                    let (database, sql) = (cow(database), cow(sql));
+                    quote! { Query { database: #database, sql: #sql } }
+                }
+                dbgen_core::TenantSource::File { path } => {
+                    let path = cow(path);
+                    quote! { File { path: #path } }
+                }
+            };
+            quote! { ::std::option::Option::Some(::dbgen_runtime::core::TenantSource::#source) }
+        }
+    };
     let migrations = migrations_static(databases, index);
     let seeds = format_ident!("SEEDS_{index}");
     quote! {
@@ -331,6 +351,7 @@ fn definition(databases: &[Database], index: usize, db: &Database) -> Tokens {
                 },
                 migrations_from: #migrations_from,
                 placeholders: ::std::borrow::Cow::Borrowed(&[#(#placeholders),*]),
+                tenants: #tenants,
             },
             migrations: ::std::borrow::Cow::Borrowed(&#migrations),
             seeds: ::std::borrow::Cow::Borrowed(&#seeds),

@@ -587,10 +587,10 @@ pub(crate) async fn adopt<E: Engine>(
         table: foreign_table.to_string(),
         found,
     };
-    let Some(mut engine) = open::<E>(source, mode).await? else {
+    let Some(mut engine) = open::<E>(source, &mode).await? else {
         return Err(no_history(Vec::new()).into());
     };
-    let table: &str = &db.config.migrations_table;
+    let table = &*mode.table(&db.config.migrations_table);
     let work = async |engine: &mut E| {
         refuse_if_tracked(engine, table).await?;
         let read = engine
@@ -658,10 +658,10 @@ pub(crate) async fn baseline<E: Engine>(
     if !db.migrations.iter().any(|m| m.version == to) {
         return Err(Refusal::UnknownVersion(to).into());
     }
-    let Some(mut engine) = open::<E>(source, mode).await? else {
+    let Some(mut engine) = open::<E>(source, &mode).await? else {
         return Err(Refusal::NothingToBaseline.into());
     };
-    let table: &str = &db.config.migrations_table;
+    let table = &*mode.table(&db.config.migrations_table);
     let now = now_millis();
     let work = async |engine: &mut E| {
         refuse_if_tracked(engine, table).await?;

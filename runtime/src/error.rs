@@ -456,6 +456,18 @@ pub enum RunError {
     #[error(transparent)]
     Refused(#[from] Refusal),
 
+    /// The database's tenants could not be listed, or one asked for is not among them.
+    #[error("{message}")]
+    Tenants {
+        /// The database whose tenants these are.
+        database: String,
+        /// What went wrong and what to do, secrets hidden.
+        message: String,
+        /// The driver's own error, when the list's query failed (not redacted).
+        #[source]
+        source: Option<Box<sqlx::Error>>,
+    },
+
     /// A pool of another engine than the database's.
     #[error(transparent)]
     WrongEngine(#[from] WrongEngine),
@@ -536,6 +548,19 @@ impl RunError {
                     position,
                     message: shown,
                     note: shown_note,
+                    source: source.filter(|_| clean),
+                }
+            }
+            RunError::Tenants {
+                database,
+                message,
+                source,
+            } => {
+                let shown = hide(message.clone());
+                let clean = shown == message;
+                RunError::Tenants {
+                    database,
+                    message: shown,
                     source: source.filter(|_| clean),
                 }
             }

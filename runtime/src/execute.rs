@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dbgen_core::{
-    ConnectionSettings, Database, Driver, Migration, Redactor, is_blank_script, original_offset,
-    resolve_connection, resolve_placeholders, substitute_placeholders,
+    ConnectionSettings, Database, Driver, Migration, Redactor, Tenant, TenantPlace,
+    is_blank_script, original_offset, resolve_connection, resolve_placeholders,
+    substitute_placeholders,
 };
 
 use crate::adopt::{self, Adoption};
@@ -16,7 +17,9 @@ use crate::engine::MySql;
 use crate::engine::Postgres;
 #[cfg(feature = "sqlite")]
 use crate::engine::Sqlite;
-use crate::engine::{APPLYING_MS, AppliedRow, Engine, Interruption, OpenMode, Record, Source};
+use crate::engine::{
+    APPLYING_MS, AppliedRow, Engine, Interruption, OpenMode, Record, Source, TextRows,
+};
 use crate::environment::Environment;
 use crate::error::{
     InterruptedMigration, MigrationId, Refusal, RunError, describe, line_column, resolve_advice,
@@ -70,7 +73,7 @@ impl Job {
         }
     }
 
-    fn writes(&self) -> bool {
+    pub(crate) fn writes(&self) -> bool {
         match self {
             Job::Migrate(_, options) => !options.dry_run,
             Job::Status => false,
@@ -103,6 +106,11 @@ pub(crate) struct Target<'a> {
     pub environment: Option<&'a Environment>,
     /// Overrides the database's `lock_timeout`.
     pub lock_timeout: Option<Duration>,
+    /// One tenant of the database, instead of the database itself.
+    pub tenant: Option<&'a Tenant>,
+    /// Read before locking, and take no lock when nothing is pending (a fleet: a tenant
+    /// already up to date costs one read, and a tenant another runner holds is not waited for).
+    pub read_first: bool,
 }
 
 /// Runs `job` on `db`, on the engine its driver names.
@@ -143,9 +151,26 @@ async fn run_on<E: Engine>(
     };
     let settings: Option<ConnectionSettings> = match (target.pool, environment) {
         (Some(_), _) => None,
-        (None, Some(env)) => Some(resolve_connection(db, env.vars(), env.root())?),
+        (None, Some(env)) => {
+            let own = resolve_connection(db, env.vars(), env.root())?;
+            Some(match target.tenant {
+                Some(tenant) => tenant.connection(&own, env.root()),
+                None => own,
+            })
+        }
         (None, None) => unreachable!("an environment is loaded whenever there is no pool"),
     };
+    let schema = target.tenant.and_then(Tenant::schema_name);
+    if schema.is_some() && db.config.driver != Driver::Postgres {
+        return Err(RunError::Tenants {
+            database: db.name.to_string(),
+            message: format!(
+                "schema tenants need PostgreSQL, and {} uses {}",
+                db.name, db.config.driver
+            ),
+            source: None,
+        });
+    }
     let source = match (target.pool, &settings) {
         (Some(pool), _) => Source::Pool(pool.check_for(db)?),
         (None, Some(settings)) => Source::Settings(settings),
@@ -156,6 +181,8 @@ async fn run_on<E: Engine>(
         lock_timeout: target
             .lock_timeout
             .unwrap_or(Duration::from_secs(db.config.lock_timeout_secs)),
+        schema: schema.map(Into::into),
+        read_first: target.read_first,
     };
     let placeholders = match environment {
         Some(env) if placeholders_needed => resolve_placeholders(db, env.vars())?,
@@ -168,6 +195,9 @@ async fn run_on<E: Engine>(
     };
     for (_, value) in &placeholders {
         redactor.add(value);
+    }
+    if let Some(TenantPlace::Url(url)) = target.tenant.map(|t| &t.place) {
+        redactor.add_url(url.expose());
     }
     run_job_on::<E>(db, job, source, mode, &placeholders, observer)
         .await
@@ -187,18 +217,18 @@ async fn run_job_on<E: Engine>(
             migrate::<E>(
                 db,
                 source,
-                (*action, *options, mode),
+                (*action, *options, mode.clone()),
                 placeholders,
                 observer,
             )
             .await
         }
         Job::Status => Ok(Outcome::Status(Box::new(
-            status::<E>(db, source, mode).await?,
+            status::<E>(db, source, mode.clone()).await?,
         ))),
         Job::Seed { specific, dry_run } => {
             let seeds = seeder::select(db, specific.as_deref())?;
-            let run = (*dry_run, mode);
+            let run = (*dry_run, mode.clone());
             seeder::run::<E>(db, source, &seeds, run, placeholders, observer).await
         }
         Job::Resolve { version, applied } => {
@@ -211,6 +241,53 @@ async fn run_job_on<E: Engine>(
     }
 }
 
+/// The rows of `sql` on `db`'s own connection, every column as text (a tenant list's
+/// query); `None` when the table it reads does not exist.
+pub(crate) async fn query_text(
+    db: &Database,
+    environment: &Environment,
+    sql: &str,
+) -> Result<Option<TextRows>, RunError> {
+    match db.config.driver {
+        #[cfg(feature = "postgres")]
+        Driver::Postgres => query_text_on::<Postgres>(db, environment, sql).await,
+        #[cfg(feature = "mysql")]
+        Driver::Mysql => query_text_on::<MySql>(db, environment, sql).await,
+        #[cfg(feature = "sqlite")]
+        Driver::Sqlite => query_text_on::<Sqlite>(db, environment, sql).await,
+        #[allow(unreachable_patterns)]
+        driver => Err(engine_disabled(db, driver)),
+    }
+}
+
+async fn query_text_on<E: Engine>(
+    db: &Database,
+    environment: &Environment,
+    sql: &str,
+) -> Result<Option<TextRows>, RunError> {
+    let settings = resolve_connection(db, environment.vars(), environment.root())?;
+    let mode = OpenMode {
+        create: false,
+        lock_timeout: Duration::from_secs(db.config.lock_timeout_secs),
+        schema: None,
+        read_first: false,
+    };
+    let redactor = Redactor::for_run([db], environment.vars());
+    let Some(mut engine) = open::<E>(Source::Settings(&settings), &mode)
+        .await
+        .map_err(|e| e.redacted(&redactor))?
+    else {
+        return Ok(None);
+    };
+    let rows = engine.text_rows(sql).await.map_err(|e| RunError::Tenants {
+        database: db.name.to_string(),
+        message: describe(&e),
+        source: Some(Box::new(e)),
+    });
+    close_after(engine, &rows).await;
+    rows.map_err(|e| e.redacted(&redactor))
+}
+
 /// `migrate resolve`: records what really happened to an interrupted migration, under the
 /// lock: `applied` keeps its row as applied, otherwise the row goes (pending again).
 async fn resolve<E: Engine>(
@@ -220,8 +297,8 @@ async fn resolve<E: Engine>(
     version: i64,
     applied: bool,
 ) -> Result<Outcome, RunError> {
-    let table: &str = &db.config.migrations_table;
-    let Some(mut engine) = open::<E>(source, mode).await? else {
+    let table = &*mode.table(&db.config.migrations_table);
+    let Some(mut engine) = open::<E>(source, &mode).await? else {
         return Err(Refusal::NotInterrupted(version).into());
     };
     let result = with_lock(&mut engine, table, mode.lock_timeout, async |engine: &mut E| {
@@ -271,9 +348,9 @@ pub(crate) async fn close_after<E: Engine, T>(engine: E, result: &Result<T, RunE
 /// Opens `source` on engine `E`, mapping a failure to a message that names the variables.
 pub(crate) async fn open<E: Engine>(
     source: Source<'_>,
-    mode: OpenMode,
+    mode: &OpenMode,
 ) -> Result<Option<E>, RunError> {
-    E::open(source, mode).await.map_err(|e| RunError::Connect {
+    E::open(source, mode.clone()).await.map_err(|e| RunError::Connect {
         target: source.describe(),
         variables: match source {
             Source::Settings(settings) => settings.variables_list(),
@@ -347,9 +424,9 @@ async fn status<E: Engine>(
     source: Source<'_>,
     mode: OpenMode,
 ) -> Result<StatusReport, RunError> {
-    let table = &db.config.migrations_table;
+    let table = &*mode.table(&db.config.migrations_table);
     let mut other_history = None;
-    let (applied, running) = match open::<E>(source, mode).await? {
+    let (applied, running) = match open::<E>(source, &mode).await? {
         Some(mut engine) => {
             let mut applied = read_applied(&mut engine, table).await;
             // A database another tool migrated looks all pending: say whose it is.
@@ -398,8 +475,8 @@ async fn migrate<E: Engine>(
     placeholders: &[(String, String)],
     out: &mut dyn Observer,
 ) -> Result<Outcome, RunError> {
-    let table: &str = &db.config.migrations_table;
-    let Some(mut engine) = open::<E>(source, mode).await? else {
+    let table = &*mode.table(&db.config.migrations_table);
+    let Some(mut engine) = open::<E>(source, &mode).await? else {
         // A SQLite file that does not exist (and was not to be created): nothing is applied.
         let status = Status::new(&db.migrations, &[]);
         let plan = plan(db, &status, action, options)?;
@@ -430,6 +507,8 @@ async fn migrate<E: Engine>(
             }
             Err(e) => Err(e),
         }
+    } else if let Some(outcome) = current_without_lock(&mut engine, db, table, (action, options, &mode)).await {
+        outcome
     } else {
         // SQLite's documented way to change a schema: foreign keys off outside the
         // transaction (a script cannot turn them off inside it), checked before each commit
@@ -496,6 +575,31 @@ async fn migrate<E: Engine>(
     };
     close_after(engine, &result).await;
     result
+}
+
+/// A fleet's first look at a tenant, before any lock: `Some` when it is up to date (or the
+/// read failed), so that a rerun costs one read per tenant and a tenant another runner is
+/// migrating is found pending and waited for only then. `None`: take the lock and plan again.
+async fn current_without_lock<E: Engine>(
+    engine: &mut E,
+    db: &Database,
+    table: &str,
+    (action, options, mode): (Action, MigrateOptions, &OpenMode),
+) -> Option<Result<Outcome, RunError>> {
+    if !mode.read_first || !applies(action) {
+        return None;
+    }
+    let applied = match read_applied(engine, table).await {
+        Ok(applied) => applied,
+        Err(e) => return Some(Err(e)),
+    };
+    let status = Status::new(&db.migrations, &applied);
+    match plan(db, &status, action, options) {
+        Ok(plan) if plan.steps.is_empty() && plan.direction == Direction::Up => {
+            Some(Ok(Outcome::UpToDate { ahead: plan.ahead }))
+        }
+        _ => None,
+    }
 }
 
 /// Whether `action` applies migrations (and so would run again another tool's history).

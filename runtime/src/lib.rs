@@ -64,6 +64,8 @@ mod pool;
 mod registry;
 mod report;
 mod seeder;
+mod fleet;
+mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -87,6 +89,9 @@ pub use report::{MigrationReport, StatusReport};
 /// The sqlx this crate is built with: name its types through it (`dbgen_runtime::sqlx::PgPool`)
 /// and they always match the pools dbgen hands out.
 pub use sqlx;
+pub use dbgen_core::{Tenant, TenantPlace};
+pub use fleet::{Fleet, FleetEnd, TenantOutcome};
+pub use tenants::list_tenants;
 
 /// Which engines this build of dbgen-runtime has, for the derive's compile-time check.
 #[doc(hidden)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use dbgen_core::Database;
+use dbgen_core::{Database, Tenant};
 
 use crate::engine::Interruption;
 use crate::environment::Environment;
@@ -218,6 +218,7 @@ pub struct Migrator<'d> {
     environment: Option<Environment>,
     lock_timeout: Option<Duration>,
     strict: bool,
+    tenant: Option<Tenant>,
 }
 
 impl<'d> Migrator<'d> {
@@ -229,8 +230,29 @@ impl<'d> Migrator<'d> {
             environment: None,
             lock_timeout: None,
             strict: false,
+            tenant: None,
         }
     }
+
+    /// Runs on one tenant of the database (see [`Tenant`]) instead of the database itself:
+    /// a schema tenant on the database's connection or pool, with its schema first on
+    /// `search_path` (and created by `latest` when missing); a database tenant on its own
+    /// database. With [`on`](Self::on), the pool must reach the tenant.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "postgres")]
+    /// # async fn example(db: &dbgen_runtime::core::Database, pool: sqlx::PgPool) -> Result<(), dbgen_runtime::RunError> {
+    /// use dbgen_runtime::{Migrator, Tenant};
+    ///
+    /// // A sign-up: the new customer's schema, created and migrated at once.
+    /// Migrator::new(db).tenant(Tenant::schema("tenant_acme")).on(&pool).latest().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tenant(mut self, tenant: Tenant) -> Self {
+        self.tenant = Some(tenant);
+        self
+    }
+
 
     /// Runs through this pool (`&PgPool`, `&MySqlPool`, `&SqlitePool` or a [`Pool`]) instead
     /// of a connection of its own. A pool of another engine than the database's is an error.
@@ -364,6 +386,8 @@ impl<'d> Migrator<'d> {
             pool: self.pool.as_ref(),
             environment: self.environment.as_ref(),
             lock_timeout: self.lock_timeout,
+            tenant: self.tenant.as_ref(),
+            read_first: false,
         }
     }
 }

@@ -94,27 +94,37 @@ engine_access!(
 impl Pool {
     /// A pool for `db`, reaching it as `settings` say, sized by its `[pool]` config.
     pub async fn connect(db: &Database, settings: &ConnectionSettings) -> Result<Self, RunError> {
-        fn options<DB: sqlx::Database>(db: &Database) -> PoolOptions<DB> {
+        Self::connect_sized(db, settings, db.config.pool.max_connections).await
+    }
+
+    /// A pool of at most `max_connections` (a fleet's: one per job).
+    pub(crate) async fn connect_sized(
+        db: &Database,
+        settings: &ConnectionSettings,
+        max_connections: u32,
+    ) -> Result<Self, RunError> {
+        fn sized<DB: sqlx::Database>(db: &Database, max: u32) -> PoolOptions<DB> {
             let pool = &db.config.pool;
+            let max = max.max(1);
             PoolOptions::new()
-                .max_connections(pool.max_connections)
-                .min_connections(pool.min_connections)
+                .max_connections(max)
+                .min_connections(pool.min_connections.min(max))
                 .acquire_timeout(Duration::from_secs(pool.acquire_timeout_secs))
         }
         let result = match db.config.driver {
             #[cfg(feature = "postgres")]
             Driver::Postgres => match postgres_options(settings) {
-                Ok(o) => options(db).connect_with(o).await.map(Pool::Postgres),
+                Ok(o) => sized(db, max_connections).connect_with(o).await.map(Pool::Postgres),
                 Err(e) => Err(e),
             },
             #[cfg(feature = "mysql")]
             Driver::Mysql => match mysql_options(settings) {
-                Ok(o) => options(db).connect_with(o).await.map(Pool::MySql),
+                Ok(o) => sized(db, max_connections).connect_with(o).await.map(Pool::MySql),
                 Err(e) => Err(e),
             },
             #[cfg(feature = "sqlite")]
             Driver::Sqlite => match sqlite_options(settings) {
-                Ok(o) => options(db)
+                Ok(o) => sized(db, max_connections)
                     .connect_with(o.create_if_missing(true))
                     .await
                     .map(Pool::Sqlite),

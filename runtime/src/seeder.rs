@@ -53,9 +53,9 @@ pub(crate) async fn run<E: Engine>(
     }
     let Some(mut engine) = open::<E>(
         source,
-        OpenMode {
+        &OpenMode {
             create: true,
-            ..mode
+            ..mode.clone()
         },
     )
     .await?
@@ -66,7 +66,7 @@ pub(crate) async fn run<E: Engine>(
         });
     };
     let started = Instant::now();
-    let table: &str = &db.config.migrations_table;
+    let table = &*mode.table(&db.config.migrations_table);
     let result = with_lock(
         &mut engine,
         table,

@@ -15,6 +15,7 @@
 
 mod aliases;
 mod app;
+mod fleet;
 mod jobs;
 mod output;
 
@@ -26,6 +27,7 @@ use dbgen_core::{Database, Redactor, known_databases_message};
 
 pub use aliases::expand_script_names;
 pub use app::{DbCommand, block_on, exit_quietly_on_closed_pipe, main};
+pub use fleet::{Partition, TenantChoice};
 
 use crate::environment::Environment;
 use crate::error::{Refusal, RunError};
@@ -44,22 +46,26 @@ pub struct Targets {
     /// Run on every database, in the project's order (an application's enum order; `dbgen`: name order)
     #[arg(long, conflicts_with = "databases")]
     pub all: bool,
-    /// How many databases to run at once
+    /// How many databases (or tenants) to run at once
     #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
     /// Seconds to wait for another runner's lock [default: the database's lock_timeout, 60]
     #[arg(long, value_name = "SECS")]
     pub lock_timeout: Option<u64>,
+    /// The tenants to run on, for a database that lists them.
+    #[command(flatten)]
+    pub tenants: TenantChoice,
 }
 
 impl Targets {
     /// One database, for the commands that name exactly one (`resolve`, `baseline`).
-    fn one(database: &str, lock_timeout: Option<u64>) -> Self {
+    fn one(database: &str, lock_timeout: Option<u64>, tenants: &TenantChoice) -> Self {
         Self {
             databases: vec![database.to_string()],
             all: false,
             jobs: 1,
             lock_timeout,
+            tenants: tenants.clone(),
         }
     }
 }
@@ -189,6 +195,9 @@ pub enum MigrateCommand {
         /// Seconds to wait for another runner's lock [default: the database's lock_timeout, 60]
         #[arg(long, value_name = "SECS")]
         lock_timeout: Option<u64>,
+        /// The tenants to run on, for a database that lists them.
+        #[command(flatten)]
+        tenants: TenantChoice,
     },
     /// Take over a database migrated by knex, sqlx or diesel: record its history, run nothing
     ///
@@ -249,6 +258,9 @@ pub enum MigrateCommand {
         /// Seconds to wait for another runner's lock [default: the database's lock_timeout, 60]
         #[arg(long, value_name = "SECS")]
         lock_timeout: Option<u64>,
+        /// The tenants to run on, for a database that lists them.
+        #[command(flatten)]
+        tenants: TenantChoice,
     },
 }
 
@@ -301,9 +313,10 @@ impl MigrateCommand {
             applied,
             reverted: _,
             lock_timeout,
+            tenants,
         } = self
         {
-            let targets = Targets::one(database, *lock_timeout);
+            let targets = Targets::one(database, *lock_timeout, tenants);
             let job = Job::Resolve {
                 version: *migration,
                 applied: *applied,
@@ -315,9 +328,10 @@ impl MigrateCommand {
             to,
             dry_run,
             lock_timeout,
+            tenants,
         } = self
         {
-            let targets = Targets::one(database, *lock_timeout);
+            let targets = Targets::one(database, *lock_timeout, tenants);
             let job = Job::Baseline {
                 to: *to,
                 dry_run: *dry_run,
@@ -518,8 +532,146 @@ async fn execute(
             return Exit::Usage;
         }
     };
+    let (fleets, plain) = match split_fleets(&selected, targets) {
+        Ok(split) => split,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Usage;
+        }
+    };
     // Every string printed below passes it: drivers echo failed statements.
-    let redactor = Redactor::for_run(selected.iter().copied(), environment.vars());
+    let mut redactor = Redactor::for_run(selected.iter().copied(), environment.vars());
+    let jobs = usize::from(targets.jobs);
+    let mut tally = Tally::default();
+    let mut items: Vec<serde_json::Value> = Vec::new();
+    if !plain.is_empty() {
+        run_plain(
+            &plain,
+            (job, environment, &redactor),
+            (targets, json),
+            (&mut tally, &mut items),
+        )
+        .await;
+    }
+    for db in fleets {
+        let settings = fleet::FleetSettings {
+            choice: &targets.tenants,
+            jobs,
+            lock_timeout: targets.lock_timeout.map(Duration::from_secs),
+            json,
+        };
+        let fleet =
+            fleet::run_fleet(db, databases, job, environment, &settings, &mut redactor).await;
+        tally.failed += fleet.failed;
+        tally.usage_only &= fleet.failed == 0 || fleet.usage_only;
+        tally.stopped |= fleet.stopped;
+        tally.behind |= fleet.behind > 0;
+        items.extend(fleet.json);
+    }
+    if json {
+        let text = serde_json::to_string_pretty(&items).unwrap_or_default();
+        println!("{}", redactor.redact(&text));
+    }
+    if tally.failed > 0 && tally.usage_only && !tally.stopped {
+        // Only what was typed was wrong (an unknown version or seed): the usage code.
+        Exit::Usage
+    } else if tally.failed > 0 || tally.stopped {
+        Exit::Failure
+    } else if exit_code && tally.behind {
+        Exit::NotUpToDate
+    } else {
+        Exit::Success
+    }
+}
+
+/// What a command's runs came to, for the exit code.
+#[derive(Debug)]
+struct Tally {
+    failed: usize,
+    /// Every failure was a usage mistake.
+    usage_only: bool,
+    /// A fleet could not start or a canary stopped it.
+    stopped: bool,
+    behind: bool,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            failed: 0,
+            usage_only: true,
+            stopped: false,
+            behind: false,
+        }
+    }
+}
+
+/// The selected databases run over their tenants, and those run as one database each. A
+/// database with tenants runs on them only when asked (--tenants, --tenant), and one named
+/// without it is a mistake; --all leaves it out, saying so.
+fn split_fleets<'a>(
+    selected: &[&'a Database],
+    targets: &Targets,
+) -> Result<(Vec<&'a Database>, Vec<&'a Database>), String> {
+    let (fleets, plain): (Vec<&Database>, Vec<&Database>) =
+        selected.iter().partition(|db| db.config.tenants.is_some());
+    if targets.tenants.any() {
+        if let Some(db) = plain.iter().find(|_| !targets.all) {
+            return Err(format!(
+                "`{}` has no tenants, so --tenants/--tenant cannot run on it: list them in a [tenants] table of database/{}/database.toml, or leave the flag out",
+                db.name, db.name
+            ));
+        }
+        if fleets.is_empty() {
+            return Err("no database here lists tenants ([tenants] in its database.toml)".to_string());
+        }
+        if targets.tenants.tenant.len() > 0 && fleets.len() > 1 {
+            return Err("--tenant NAME picks tenants of one database: name that database alone".to_string());
+        }
+        for db in plain {
+            eprintln!("{}: left out: it has no tenants", db.name);
+        }
+        return Ok((fleets, Vec::new()));
+    }
+    if targets.tenants.canary.is_some() || targets.tenants.partition.is_some() {
+        return Err("--canary and --partition choose among tenants: add --tenants".to_string());
+    }
+    if let Some(db) = fleets.first().filter(|_| !targets.all) {
+        return Err(format!(
+            "`{}` has tenants: pass --tenants to run on all of them, or --tenant NAME for some",
+            db.name
+        ));
+    }
+    for db in &fleets {
+        eprintln!(
+            "{}: left out: it has tenants; add --tenants to run on them",
+            db.name
+        );
+    }
+    if plain.is_empty() {
+        return Err("every database here has tenants: add --tenants".to_string());
+    }
+    Ok((Vec::new(), plain))
+}
+
+/// Whether a failure is only a mistake in what was typed (an unknown version or seed).
+pub(crate) fn is_usage_error(error: &RunError) -> bool {
+    matches!(
+        error,
+        RunError::UnknownSeed { .. }
+            | RunError::Refused(
+                Refusal::UnknownVersion(_) | Refusal::BadTableName(_) | Refusal::OnlyForSqlx { .. }
+            )
+    )
+}
+
+/// Runs `job` on databases that have no tenants, a result line each.
+async fn run_plain(
+    selected: &[&Database],
+    (job, environment, redactor): (&Job, &Environment, &Redactor),
+    (targets, json): (&Targets, bool),
+    (tally, items): (&mut Tally, &mut Vec<serde_json::Value>),
+) {
     let hide = |text: &str| redactor.redact(text).into_owned();
     let jobs = usize::from(targets.jobs);
     let mut output = OutputMode::detect(jobs);
@@ -530,10 +682,10 @@ async fn execute(
         output,
     };
     let results = run_many(
-        &selected,
+        selected,
         job,
         environment,
-        (settings, &redactor),
+        (settings, redactor),
         |db, result| {
             if json {
                 return;
@@ -567,22 +719,21 @@ async fn execute(
         .filter(|(_, r)| r.is_err())
         .map(|(db, _)| db.name.as_ref())
         .collect();
-    let behind = results
+    tally.failed += failed.len();
+    tally.usage_only &= results
+        .iter()
+        .all(|(_, r)| r.as_ref().err().is_none_or(is_usage_error));
+    tally.behind |= results
         .iter()
         .any(|(_, r)| matches!(r, Ok(Outcome::Status(report)) if !report.up_to_date));
     if json {
-        let items: Vec<serde_json::Value> = results
-            .iter()
-            .map(|(db, r)| match r {
-                Ok(Outcome::Status(report)) => serde_json::to_value(report).unwrap_or_default(),
-                Ok(other) => {
-                    serde_json::json!({ "database": db.name, "result": hide(&other.summary()) })
-                }
-                Err(e) => serde_json::json!({ "database": db.name, "error": hide(&e.to_string()) }),
-            })
-            .collect();
-        let text = serde_json::to_string_pretty(&items).unwrap_or_default();
-        println!("{}", hide(&text));
+        items.extend(results.iter().map(|(db, r)| match r {
+            Ok(Outcome::Status(report)) => serde_json::to_value(report).unwrap_or_default(),
+            Ok(other) => {
+                serde_json::json!({ "database": db.name, "result": hide(&other.summary()) })
+            }
+            Err(e) => serde_json::json!({ "database": db.name, "error": hide(&e.to_string()) }),
+        }));
     } else if results.len() > 1 {
         let ok = results.len() - failed.len();
         if failed.is_empty() {
@@ -595,26 +746,5 @@ async fn execute(
                 failed.join(", ")
             );
         }
-    }
-    let usage = |r: &Result<Outcome, RunError>| {
-        matches!(
-            r,
-            Err(RunError::UnknownSeed { .. }
-                | RunError::Refused(
-                    Refusal::UnknownVersion(_)
-                        | Refusal::BadTableName(_)
-                        | Refusal::OnlyForSqlx { .. }
-                ))
-        )
-    };
-    if !failed.is_empty() && results.iter().all(|(_, r)| r.is_ok() || usage(r)) {
-        // Only what was typed was wrong (an unknown version or seed): the usage code.
-        Exit::Usage
-    } else if !failed.is_empty() {
-        Exit::Failure
-    } else if exit_code && behind {
-        Exit::NotUpToDate
-    } else {
-        Exit::Success
     }
 }

@@ -12,6 +12,8 @@ mod sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite_split;
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dbgen_core::ConnectionSettings;
@@ -94,13 +96,33 @@ pub enum Interruption {
 }
 
 /// How the runner opens a database.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct OpenMode {
     /// Read-only commands (status, dry runs) must not create a SQLite file.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub create: bool,
     /// How long to wait for another runner's lock.
     pub lock_timeout: Duration,
+    /// A schema tenant's schema (PostgreSQL): first on `search_path` while the run lasts,
+    /// holding the tracking table; created by a run that creates.
+    pub schema: Option<Arc<str>>,
+    /// Take the lock only when the unlocked read finds something to do (a fleet).
+    pub read_first: bool,
+}
+
+impl OpenMode {
+    /// The tracking table as statements name it: in the tenant's schema, if any.
+    pub(crate) fn table<'a>(&self, table: &'a str) -> Cow<'a, str> {
+        match &self.schema {
+            Some(schema) => Cow::Owned(format!("{}.{table}", quote_identifier(schema))),
+            None => Cow::Borrowed(table),
+        }
+    }
+}
+
+/// `name` as a quoted SQL identifier (`"tenant_1"`), for names that come from data.
+pub(crate) fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// What differs between engines: connecting, the lock, transactions and the tracking table.

@@ -118,7 +118,11 @@ impl Engine for MySql {
 
     async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error> {
         let name = lock_name(self, table).await?;
-        let secs = self.mode.lock_timeout.as_secs().max(1) as i64;
+        // 0 only when asked (a fleet's first pass tries each tenant's lock without waiting).
+        let secs = match self.mode.lock_timeout {
+            timeout if timeout.is_zero() => 0,
+            timeout => timeout.as_secs().max(1) as i64,
+        };
         let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
             .bind(&name)
             .bind(secs)

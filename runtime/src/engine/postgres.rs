@@ -9,7 +9,8 @@ use crate::pool::Pool;
 
 use super::{
     AppliedRow, Conn, Engine, OpenMode, Record, Source, TextRows, decode_applied, decode_text,
-    none_if_missing, run_then_record, script_then, select_applied_sql, wrong_target,
+    none_if_missing, quote_identifier, run_then_record, script_then, select_applied_sql,
+    wrong_target,
 };
 
 /// PostgreSQL: transactional DDL, session advisory locks (released when the session ends,
@@ -89,6 +90,28 @@ fn lock_key(table: &str) -> i64 {
     i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
+impl Postgres {
+    /// A schema tenant's run: its schema first on `search_path` (ahead of the session's
+    /// own, so shared objects in `public` stay visible), created first by a run that
+    /// creates. One round trip.
+    async fn enter_schema(&mut self, schema: &str) -> Result<(), sqlx::Error> {
+        let quoted = quote_identifier(schema);
+        let create = if self.mode.create {
+            format!("CREATE SCHEMA IF NOT EXISTS {quoted}; ")
+        } else {
+            String::new()
+        };
+        let literal = format!("{quoted}, ").replace('\'', "''");
+        let sql = format!(
+            "{create}SELECT set_config('search_path', '{literal}' || current_setting('search_path'), false)"
+        );
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+}
+
 impl Engine for Postgres {
     const TRANSACTIONAL_DDL: bool = true;
     const TEXT_TYPE: &'static str = "TEXT";
@@ -121,7 +144,11 @@ impl Engine for Postgres {
             #[allow(unreachable_patterns)]
             Source::Pool(_) => return Err(wrong_target(&"the pool", "PostgreSQL")),
         };
-        Ok(Some(Self { conn, mode }))
+        let mut engine = Self { conn, mode };
+        if let Some(schema) = engine.mode.schema.clone() {
+            engine.enter_schema(&schema).await?;
+        }
+        Ok(Some(engine))
     }
 
     async fn lock(&mut self, table: &str) -> Result<bool, sqlx::Error> {
@@ -228,7 +255,16 @@ impl Engine for Postgres {
             .await
     }
 
-    async fn close(self) {
+    async fn close(mut self) {
+        // A pooled connection goes back as it came: its own search_path.
+        if self.mode.schema.is_some() && matches!(self.conn, Conn::Pooled(_)) {
+            let reset = sqlx::raw_sql("RESET search_path")
+                .execute(&mut *self.conn)
+                .await;
+            if reset.is_err() {
+                return self.conn.discard().await;
+            }
+        }
         self.conn.close().await;
     }
 

@@ -236,9 +236,10 @@ impl Engine for Sqlite {
         let options = options
             .create_if_missing(mode.create)
             // sqlx takes milliseconds as an i32: longer waits are capped (24.8 days).
+            // A fleet's try without waiting still lets its reads pass another runner's commit.
             .busy_timeout(
                 mode.lock_timeout
-                    .min(Duration::from_millis(i32::MAX as u64)),
+                    .clamp(Duration::from_millis(200), Duration::from_millis(i32::MAX as u64)),
             );
         let created = (mode.create && file != std::path::Path::new(":memory:") && !file.exists())
             .then(|| file.to_path_buf());
