@@ -202,7 +202,7 @@ pub fn resolve_connection(
     ))
 }
 
-fn check_url_scheme(url: &str, driver: Driver) -> Result<(), String> {
+pub(crate) fn check_url_scheme(url: &str, driver: Driver) -> Result<(), String> {
     let schemes: &[&str] = match driver {
         Driver::Postgres => &["postgres://", "postgresql://"],
         Driver::Mysql => &["mysql://", "mariadb://"],

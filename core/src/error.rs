@@ -185,6 +185,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A tenant's connection does not fit its database's engine.
+    #[error("tenant `{tenant}`: {reason}; fix its entry in the tenant list")]
+    BadTenant {
+        /// The tenant's name.
+        tenant: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A script uses a placeholder whose variable is unset and has no default.
     #[error(
         "database `{database}`: placeholder `${{{name}}}` reads environment variable {var}, which is not set and has no default; set it (in the environment or .env) or give the placeholder a default in database.toml"

@@ -250,7 +250,9 @@ fn load(root: &Path, databases_dir: &Path) -> Result<Project, Error> {
     // A tenant list read from another database: that one must be a plain database here.
     for (name, path, config) in &folders {
         if let Some(crate::TenantSource::Query { database, .. }) = &config.tenants {
-            let control = folders.iter().find(|(n, _, _)| n.as_str() == database.as_ref());
+            let control = folders
+                .iter()
+                .find(|(n, _, _)| n.as_str() == database.as_ref());
             let problem = match control {
                 _ if database.as_ref() == name.as_str() => Some("is this database itself; a tenant list lives in another database (a control database)".to_string()),
                 None => Some(format!(

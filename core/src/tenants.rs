@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::connection::{ConnectionSettings, ConnectionTarget, Secret};
+use crate::connection::{ConnectionSettings, ConnectionTarget, Secret, check_url_scheme};
 use crate::redact::redact_url;
 
 /// Where a database's tenants are listed: `[tenants]` in its `database.toml`.
@@ -127,11 +127,25 @@ impl Tenant {
     /// How to reach it, given how the definition's own database is reached (`base`).
     /// A schema tenant is in the definition's database; a database name replaces the
     /// definition's (SQLite: a file path relative to `root`).
-    pub fn connection(&self, base: &ConnectionSettings, root: &Path) -> ConnectionSettings {
+    /// A URL of another engine than the definition's is an error.
+    pub fn connection(
+        &self,
+        base: &ConnectionSettings,
+        root: &Path,
+    ) -> Result<ConnectionSettings, crate::Error> {
         let mut settings = base.clone();
         match &self.place {
             TenantPlace::Schema(_) => {}
             TenantPlace::Url(url) => {
+                check_url_scheme(url.expose(), base.driver).map_err(|reason| {
+                    crate::Error::BadTenant {
+                        tenant: self.name.clone(),
+                        reason: format!(
+                            "its URL {} does not fit: {reason}",
+                            redact_url(url.expose())
+                        ),
+                    }
+                })?;
                 settings.target = ConnectionTarget::Url(url.clone());
                 settings.sources = vec![format!("tenant `{}`'s URL in the list", self.name)];
             }
@@ -162,7 +176,7 @@ impl Tenant {
                     .push(format!("database `{name}` of tenant `{}`", self.name));
             }
         }
-        settings
+        Ok(settings)
     }
 }
 
@@ -193,7 +207,9 @@ impl fmt::Debug for TenantPlace {
 fn url_with_database(url: &str, database: &str) -> String {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[after_scheme..];
-    let authority_end = rest.find(['/', '?']).map_or(url.len(), |i| after_scheme + i);
+    let authority_end = rest
+        .find(['/', '?'])
+        .map_or(url.len(), |i| after_scheme + i);
     let query = url[authority_end..]
         .find('?')
         .map_or("", |i| &url[authority_end + i..]);
@@ -253,10 +269,9 @@ pub fn parse_tenants_file(text: &str) -> Result<Vec<Tenant>, Vec<String>> {
             continue;
         }
         match Tenant::from_row(name, connection) {
-            Ok(tenant) if !seen.insert(tenant.name.clone()) => problems.push(format!(
-                "line {}: tenant `{name}` is listed twice",
-                i + 1
-            )),
+            Ok(tenant) if !seen.insert(tenant.name.clone()) => {
+                problems.push(format!("line {}: tenant `{name}` is listed twice", i + 1))
+            }
             Ok(tenant) => tenants.push(tenant),
             Err(reason) => problems.push(format!("line {}: {reason}", i + 1)),
         }
@@ -281,9 +296,7 @@ pub(crate) struct TenantsLayer {
 #[serde(untagged)]
 enum SchemasLayer {
     Sql(String),
-    Like {
-        like: String,
-    },
+    Like { like: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -353,7 +366,9 @@ mod tests {
         ConnectionSettings {
             database: "shard".into(),
             driver: Driver::Postgres,
-            target: ConnectionTarget::Url(Secret::new("postgres://u:pw@h:5432/shard?sslmode=disable")),
+            target: ConnectionTarget::Url(Secret::new(
+                "postgres://u:pw@h:5432/shard?sslmode=disable",
+            )),
             variables: vec![],
             sources: vec!["SHARD_DB_URL".into()],
         }
@@ -375,7 +390,7 @@ mod tests {
     #[test]
     fn a_database_name_replaces_the_urls_path() {
         let t = Tenant::database("acme");
-        let s = t.connection(&server(), Path::new("/p"));
+        let s = t.connection(&server(), Path::new("/p")).unwrap();
         match s.target {
             ConnectionTarget::Url(url) => {
                 assert_eq!(url.expose(), "postgres://u:pw@h:5432/acme?sslmode=disable")
@@ -383,6 +398,15 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(url_with_database("mysql://root@h", "x"), "mysql://root@h/x");
+        let wrong = Tenant::url("acme", "mysql://u:secret@h/acme");
+        let message = wrong
+            .connection(&server(), Path::new("/p"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("postgres://") && !message.contains("secret"),
+            "{message}"
+        );
     }
 
     #[test]

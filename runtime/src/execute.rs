@@ -154,7 +154,7 @@ async fn run_on<E: Engine>(
         (None, Some(env)) => {
             let own = resolve_connection(db, env.vars(), env.root())?;
             Some(match target.tenant {
-                Some(tenant) => tenant.connection(&own, env.root()),
+                Some(tenant) => tenant.connection(&own, env.root())?,
                 None => own,
             })
         }
@@ -350,15 +350,17 @@ pub(crate) async fn open<E: Engine>(
     source: Source<'_>,
     mode: &OpenMode,
 ) -> Result<Option<E>, RunError> {
-    E::open(source, mode.clone()).await.map_err(|e| RunError::Connect {
-        target: source.describe(),
-        variables: match source {
-            Source::Settings(settings) => settings.variables_list(),
-            Source::Pool(_) => "the application's own pool".to_string(),
-        },
-        message: crate::error::connect_message(&e),
-        source: e,
-    })
+    E::open(source, mode.clone())
+        .await
+        .map_err(|e| RunError::Connect {
+            target: source.describe(),
+            variables: match source {
+                Source::Settings(settings) => settings.variables_list(),
+                Source::Pool(_) => "the application's own pool".to_string(),
+            },
+            message: crate::error::connect_message(&e),
+            source: e,
+        })
 }
 
 pub(crate) fn tracking<'a>(
@@ -507,7 +509,9 @@ async fn migrate<E: Engine>(
             }
             Err(e) => Err(e),
         }
-    } else if let Some(outcome) = current_without_lock(&mut engine, db, table, (action, options, &mode)).await {
+    } else if let Some(outcome) =
+        current_without_lock(&mut engine, db, table, (action, options, &mode)).await
+    {
         outcome
     } else {
         // SQLite's documented way to change a schema: foreign keys off outside the

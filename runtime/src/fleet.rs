@@ -279,7 +279,11 @@ struct Run<'r, 'o> {
 }
 
 impl Run<'_, '_> {
-    async fn one(&self, tenant: &Tenant, lock_timeout: Option<Duration>) -> Result<Outcome, RunError> {
+    async fn one(
+        &self,
+        tenant: &Tenant,
+        lock_timeout: Option<Duration>,
+    ) -> Result<Outcome, RunError> {
         let mut observer = (self.observer_for)(tenant);
         let target = Target {
             pool: self.pool.filter(|_| tenant.schema_name().is_some()),

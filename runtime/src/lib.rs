@@ -57,6 +57,7 @@ mod engine;
 mod environment;
 mod error;
 mod execute;
+mod fleet;
 mod migrator;
 mod observer;
 mod plan;
@@ -64,13 +65,13 @@ mod pool;
 mod registry;
 mod report;
 mod seeder;
-mod fleet;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use adopt::{Adoption, Recorded, RecordedMigration, Tool, Treatment};
 pub use dbgen_core as core;
+pub use dbgen_core::{Tenant, TenantPlace};
 pub use dbgen_macros::Databases;
 /// `#[dbgen_runtime::test(Database::Shop)]`: a test on a fresh, fully migrated database
 /// (feature `testing`; see [`testing`]).
@@ -81,6 +82,7 @@ pub use environment::Environment;
 pub use error::{
     AdoptionConflicts, InterruptedMigration, MigrationId, Refusal, RunError, WrongEngine,
 };
+pub use fleet::{Fleet, FleetEnd, TenantOutcome};
 pub use migrator::{Action, Migrator, Outcome, PlannedScript, StepReport};
 pub use plan::State;
 pub use pool::Pool;
@@ -89,8 +91,6 @@ pub use report::{MigrationReport, StatusReport};
 /// The sqlx this crate is built with: name its types through it (`dbgen_runtime::sqlx::PgPool`)
 /// and they always match the pools dbgen hands out.
 pub use sqlx;
-pub use dbgen_core::{Tenant, TenantPlace};
-pub use fleet::{Fleet, FleetEnd, TenantOutcome};
 pub use tenants::list_tenants;
 
 /// Which engines this build of dbgen-runtime has, for the derive's compile-time check.

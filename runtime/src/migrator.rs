@@ -253,7 +253,6 @@ impl<'d> Migrator<'d> {
         self
     }
 
-
     /// Runs through this pool (`&PgPool`, `&MySqlPool`, `&SqlitePool` or a [`Pool`]) instead
     /// of a connection of its own. A pool of another engine than the database's is an error.
     pub fn on(mut self, pool: impl Into<Pool>) -> Self {

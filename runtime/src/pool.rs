@@ -114,12 +114,18 @@ impl Pool {
         let result = match db.config.driver {
             #[cfg(feature = "postgres")]
             Driver::Postgres => match postgres_options(settings) {
-                Ok(o) => sized(db, max_connections).connect_with(o).await.map(Pool::Postgres),
+                Ok(o) => sized(db, max_connections)
+                    .connect_with(o)
+                    .await
+                    .map(Pool::Postgres),
                 Err(e) => Err(e),
             },
             #[cfg(feature = "mysql")]
             Driver::Mysql => match mysql_options(settings) {
-                Ok(o) => sized(db, max_connections).connect_with(o).await.map(Pool::MySql),
+                Ok(o) => sized(db, max_connections)
+                    .connect_with(o)
+                    .await
+                    .map(Pool::MySql),
                 Err(e) => Err(e),
             },
             #[cfg(feature = "sqlite")]

@@ -4,13 +4,15 @@
 use std::future::Future;
 
 use dbgen_core::{
-    ConnectionSettings, Database, DatabaseConfig, Migration, Seed, resolve_connection,
+    ConnectionSettings, Database, DatabaseConfig, Migration, Seed, Tenant, resolve_connection,
 };
 
 use crate::environment::Environment;
 use crate::error::RunError;
+use crate::fleet::Fleet;
 use crate::migrator::{Migrator, Outcome};
 use crate::pool::Pool;
+use crate::tenants::list_tenants;
 
 /// An application's databases, one enum variant each. Implemented by `#[derive(Databases)]`.
 pub trait Databases: Copy + Sized + Send + Sync + 'static {
@@ -67,6 +69,20 @@ pub trait Databases: Copy + Sized + Send + Sync + 'static {
     /// Runs this database's migrations and seeds: `Database::Shop.migrator().on(&pool).latest()`.
     fn migrator(self) -> Migrator<'static> {
         Migrator::new(self.definition())
+    }
+
+    /// Its tenants, from its `[tenants]` list (the connections from the process
+    /// environment); an error when it has none.
+    fn tenants(self) -> impl Future<Output = Result<Vec<Tenant>, RunError>> + Send {
+        async move {
+            let environment = Environment::from_process()?;
+            list_tenants(self.definition(), Self::registry(), &environment).await
+        }
+    }
+
+    /// A fleet of `tenants` of this database: `Database::Shard.fleet(tenants).jobs(8).latest()`.
+    fn fleet(self, tenants: Vec<Tenant>) -> Fleet<'static> {
+        Fleet::new(self.definition(), tenants)
     }
 
     /// Applies every pending migration on a connection of its own (for apps that migrate on

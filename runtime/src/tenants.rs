@@ -80,8 +80,9 @@ pub async fn list_tenants(
                         i + 1
                     )));
                 };
-                let tenant = Tenant::from_row(&name, connection.as_deref())
-                    .map_err(|reason| problem(format!("row {} of the [tenants] query: {reason}", i + 1)))?;
+                let tenant = Tenant::from_row(&name, connection.as_deref()).map_err(|reason| {
+                    problem(format!("row {} of the [tenants] query: {reason}", i + 1))
+                })?;
                 tenants.push(tenant);
             }
             tenants
@@ -139,7 +140,11 @@ async fn query_rows(
 
 /// The tenants `names` picks from `all`, in the order given; an unknown name is an error
 /// that shows some of the names there are.
-pub(crate) fn pick(db: &Database, all: Vec<Tenant>, names: &[String]) -> Result<Vec<Tenant>, RunError> {
+pub(crate) fn pick(
+    db: &Database,
+    all: Vec<Tenant>,
+    names: &[String],
+) -> Result<Vec<Tenant>, RunError> {
     if names.is_empty() {
         return Ok(all);
     }
@@ -160,8 +165,16 @@ pub(crate) fn pick(db: &Database, all: Vec<Tenant>, names: &[String]) -> Result<
                         db.name,
                         all.len(),
                         crate::migrator::plural(all.len()),
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") },
-                        if more > 0 { format!(" and {more} more") } else { String::new() }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        },
+                        if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        }
                     ),
                     source: None,
                 });

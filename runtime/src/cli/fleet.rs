@@ -114,7 +114,12 @@ struct TenantStatus {
 }
 
 impl TenantStatus {
-    fn of(db: &str, tenant: &Tenant, result: &Result<Outcome, RunError>, hide: &dyn Fn(&str) -> String) -> Self {
+    fn of(
+        db: &str,
+        tenant: &Tenant,
+        result: &Result<Outcome, RunError>,
+        hide: &dyn Fn(&str) -> String,
+    ) -> Self {
         let mut line = TenantStatus {
             database: db.to_string(),
             tenant: tenant.name.clone(),
@@ -217,7 +222,8 @@ pub(crate) async fn run_fleet(
         && std::env::var_os("NO_COLOR").is_none())
     .then(|| {
         let bar = ProgressBar::new(tally.tenants as u64);
-        if let Ok(style) = ProgressStyle::with_template("{prefix}: [{bar:40}] {pos}/{len} tenants") {
+        if let Ok(style) = ProgressStyle::with_template("{prefix}: [{bar:40}] {pos}/{len} tenants")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(db.name.to_string());
@@ -232,8 +238,11 @@ pub(crate) async fn run_fleet(
         quiet: true,
     };
     let observer_for = |tenant: &Tenant| {
-        Box::new(Reporter::new(&format!("{}/{}", db.name, tenant.name), quiet, redactor))
-            as Box<dyn Observer>
+        Box::new(Reporter::new(
+            &format!("{}/{}", db.name, tenant.name),
+            quiet,
+            redactor,
+        )) as Box<dyn Observer>
     };
     let mut statuses: Vec<TenantStatus> = Vec::new();
     let mut counts: Vec<(String, usize)> = Vec::new();
@@ -270,7 +279,10 @@ pub(crate) async fn run_fleet(
                     print(hide(&format!("-- {who}\n{}", planned(script))));
                 }
             }
-            if !matches!(outcome, Outcome::UpToDate { ahead: 0 } | Outcome::NothingToRollBack) {
+            if !matches!(
+                outcome,
+                Outcome::UpToDate { ahead: 0 } | Outcome::NothingToRollBack
+            ) {
                 print(format!("{who}: {}", hide(&outcome.summary())));
             }
         }
@@ -280,6 +292,8 @@ pub(crate) async fn run_fleet(
         }
     };
     let end = fleet.drive(job, &observer_for, &mut on_done).await;
+    // The summary's counts in one order, whatever order the tenants finished in.
+    counts.sort_by_key(|(label, _)| LABELS.iter().position(|l| l == label));
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -321,7 +335,11 @@ pub(crate) async fn run_fleet(
             db.name,
             tally.tenants,
             plural(tally.tenants),
-            if parts.is_empty() { "none to run on".to_string() } else { parts.join(", ") }
+            if parts.is_empty() {
+                "none to run on".to_string()
+            } else {
+                parts.join(", ")
+            }
         );
     }
     if let FleetEnd::CanaryFailed {
@@ -338,6 +356,20 @@ pub(crate) async fn run_fleet(
     }
     tally
 }
+
+/// Every label of [`outcome_label`], in the summary's order.
+const LABELS: [&str; 10] = [
+    "migrated",
+    "rolled back",
+    "seeded",
+    "recorded",
+    "resolved",
+    "dry run",
+    "status",
+    "already up to date",
+    "nothing to roll back",
+    "failed",
+];
 
 /// What a tenant's outcome counts as in the summary.
 fn outcome_label(outcome: &Outcome) -> &'static str {
@@ -368,7 +400,9 @@ fn status_summary(database: &str, statuses: &[TenantStatus]) -> String {
     let count = |state: &str| statuses.iter().filter(|s| s.state == state).count();
     let newest: Vec<i64> = statuses.iter().filter_map(|s| s.newest_applied).collect();
     let range = match (newest.iter().min(), newest.iter().max()) {
-        (Some(low), Some(high)) if low == high => format!("; newest applied version {high} everywhere"),
+        (Some(low), Some(high)) if low == high => {
+            format!("; newest applied version {high} everywhere")
+        }
         (Some(low), Some(high)) => format!("; newest applied version from {low} to {high}"),
         _ => String::new(),
     };
@@ -382,17 +416,28 @@ fn status_summary(database: &str, statuses: &[TenantStatus]) -> String {
         count("interrupted"),
         count("modified"),
     );
-    let lagging: Vec<&TenantStatus> = statuses.iter().filter(|s| s.state != "up to date").collect();
+    let lagging: Vec<&TenantStatus> = statuses
+        .iter()
+        .filter(|s| s.state != "up to date")
+        .collect();
     if lagging.is_empty() {
         return out;
     }
-    let width = lagging.iter().map(|s| s.tenant.len()).max().unwrap_or(6).max(6);
+    let width = lagging
+        .iter()
+        .map(|s| s.tenant.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     out.push_str(&format!(
         "\n  {:width$}  {:11}  {:>7}  {:>7}  {:14}  note",
         "tenant", "state", "applied", "pending", "newest applied"
     ));
     for s in lagging {
-        let newest = s.newest_applied.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+        let newest = s
+            .newest_applied
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into());
         let note = match (&s.error, s.attention.is_empty()) {
             (Some(error), _) => error.lines().next().unwrap_or_default().to_string(),
             (None, false) => s.attention.join(", "),

@@ -623,10 +623,14 @@ fn split_fleets<'a>(
             ));
         }
         if fleets.is_empty() {
-            return Err("no database here lists tenants ([tenants] in its database.toml)".to_string());
+            return Err(
+                "no database here lists tenants ([tenants] in its database.toml)".to_string(),
+            );
         }
         if targets.tenants.tenant.len() > 0 && fleets.len() > 1 {
-            return Err("--tenant NAME picks tenants of one database: name that database alone".to_string());
+            return Err(
+                "--tenant NAME picks tenants of one database: name that database alone".to_string(),
+            );
         }
         for db in plain {
             eprintln!("{}: left out: it has no tenants", db.name);

@@ -237,10 +237,10 @@ impl Engine for Sqlite {
             .create_if_missing(mode.create)
             // sqlx takes milliseconds as an i32: longer waits are capped (24.8 days).
             // A fleet's try without waiting still lets its reads pass another runner's commit.
-            .busy_timeout(
-                mode.lock_timeout
-                    .clamp(Duration::from_millis(200), Duration::from_millis(i32::MAX as u64)),
-            );
+            .busy_timeout(mode.lock_timeout.clamp(
+                Duration::from_millis(200),
+                Duration::from_millis(i32::MAX as u64),
+            ));
         let created = (mode.create && file != std::path::Path::new(":memory:") && !file.exists())
             .then(|| file.to_path_buf());
         let conn = Conn::Own(SqliteConnection::connect_with(&options).await?);
