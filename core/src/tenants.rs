@@ -164,6 +164,10 @@ impl Tenant {
                         user: user.clone(),
                         password: password.clone(),
                     },
+                    // SQLite: a file relative to the project root, whatever the base's form.
+                    _ if base.driver == crate::Driver::Sqlite => {
+                        ConnectionTarget::SqliteFile(root.join(name))
+                    }
                     ConnectionTarget::Url(url) => {
                         ConnectionTarget::Url(Secret::new(url_with_database(url.expose(), name)))
                     }
@@ -213,7 +217,17 @@ fn url_with_database(url: &str, database: &str) -> String {
     let query = url[authority_end..]
         .find('?')
         .map_or("", |i| &url[authority_end + i..]);
-    format!("{}/{database}{query}", &url[..authority_end])
+    // Percent-encoded: a name from data must not add a host, a parameter or a path.
+    let encoded: String = database
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'$' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("{}/{encoded}{query}", &url[..authority_end])
 }
 
 /// Whether tenant `name` falls in share `index` (1-based) of `count` (`--partition
@@ -237,6 +251,12 @@ pub fn validate_tenant_name(name: &str) -> Result<(), String> {
         return Err(format!(
             "tenant name {:?}... is longer than 255 bytes",
             &name[..name.floor_char_boundary(40)]
+        ));
+    }
+    if name.contains("://") {
+        return Err(format!(
+            "tenant name {:?} is a URL: a row gives the name first, then the connection",
+            crate::redact::redact_url(name)
         ));
     }
     if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -398,6 +418,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(url_with_database("mysql://root@h", "x"), "mysql://root@h/x");
+        assert_eq!(
+            url_with_database("postgres://u:p@h/db?sslmode=disable", "a?host=evil&x=/"),
+            "postgres://u:p@h/a%3Fhost%3Devil%26x%3D%2F?sslmode=disable"
+        );
+        assert!(Tenant::from_row("postgres://u:pw@h/x", None).is_err());
         let wrong = Tenant::url("acme", "mysql://u:secret@h/acme");
         let message = wrong
             .connection(&server(), Path::new("/p"))

@@ -769,4 +769,7 @@ fn tenant_urls_never_show_their_password() {
         !text.contains("hunter2secret") && text.contains("failed"),
         "{text}"
     );
+    // Errors go to stderr: stdout stays one JSON document.
+    let json: serde_json::Value = serde_json::from_str(&text).expect("stdout is JSON");
+    assert_eq!(json[0]["tenant"], "acme", "{json}");
 }

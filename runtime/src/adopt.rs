@@ -565,8 +565,8 @@ pub(crate) async fn adopt<E: Engine>(
     mode: OpenMode,
     adoption: &Adoption,
 ) -> Result<Outcome, RunError> {
-    let foreign_table = adoption.table_name();
-    check_table_name(foreign_table)?;
+    check_table_name(adoption.table_name())?;
+    let foreign_table = &*mode.table(adoption.table_name());
     if adoption.tool != Tool::Sqlx {
         let flag = match (adoption.failed, adoption.accept_edited) {
             (Some(_), _) => Some("--failed"),
@@ -599,7 +599,7 @@ pub(crate) async fn adopt<E: Engine>(
         let rows = match read {
             Ok(Some(rows)) => rows,
             Ok(None) => {
-                let found = foreign_histories(engine).await;
+                let found = foreign_histories(engine, &mode).await;
                 let found = found
                     .iter()
                     .map(|(tool, table, rows)| format!("{table} ({rows} rows): use --from {tool}"));
@@ -665,7 +665,7 @@ pub(crate) async fn baseline<E: Engine>(
     let now = now_millis();
     let work = async |engine: &mut E| {
         refuse_if_tracked(engine, table).await?;
-        refuse_foreign_history(engine, &db.name).await?;
+        refuse_foreign_history(engine, &mode, &db.name).await?;
         let rows: Vec<NewRow<'_>> = db
             .migrations
             .iter()
@@ -733,11 +733,19 @@ async fn refuse_if_tracked<E: Engine>(engine: &mut E, table: &str) -> Result<(),
 
 /// The other tools' histories in this database, under their default table names: each
 /// tool, its table and how many rows it holds.
-pub(crate) async fn foreign_histories<E: Engine>(engine: &mut E) -> Vec<(Tool, &'static str, u64)> {
+pub(crate) async fn foreign_histories<E: Engine>(
+    engine: &mut E,
+    mode: &OpenMode,
+) -> Vec<(Tool, &'static str, u64)> {
     let mut found = Vec::new();
     for tool in [Tool::Knex, Tool::Sqlx, Tool::Diesel] {
         let table = tool.default_table();
-        let count = format!("SELECT CAST(COUNT(*) AS {}) FROM {table}", E::TEXT_CAST);
+        // A schema tenant's own, never another schema's found on search_path.
+        let count = format!(
+            "SELECT CAST(COUNT(*) AS {}) FROM {}",
+            E::TEXT_CAST,
+            mode.table(table)
+        );
         if let Ok(Some(rows)) = engine.text_rows(&count).await {
             let n = rows
                 .first()
@@ -753,9 +761,10 @@ pub(crate) async fn foreign_histories<E: Engine>(engine: &mut E) -> Vec<(Tool, &
 /// Refuses to build over another tool's history: `adopt` takes it over instead.
 pub(crate) async fn refuse_foreign_history<E: Engine>(
     engine: &mut E,
+    mode: &OpenMode,
     database: &str,
 ) -> Result<(), RunError> {
-    let found = foreign_histories(engine).await;
+    let found = foreign_histories(engine, mode).await;
     match found.into_iter().find(|(_, _, rows)| *rows > 0) {
         None => Ok(()),
         Some((tool, table, rows)) => Err(Refusal::ForeignHistory {

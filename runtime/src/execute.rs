@@ -73,6 +73,23 @@ impl Job {
         }
     }
 
+    /// Whether running it again right after it ran changes nothing more (`latest`, `reset`,
+    /// `rollback --to`, reads). A fleet leaves a tenant another runner holds for later only
+    /// for these; for the others (`rollback`, `up`, `down`, seeds) it waits for the lock, and
+    /// two runners would each do their own run.
+    pub(crate) fn repeatable(&self) -> bool {
+        match self {
+            Job::Status => true,
+            Job::Migrate(_, options) if options.dry_run => true,
+            Job::Migrate(action, _) => matches!(
+                action,
+                Action::Latest { .. } | Action::Reset | Action::Rollback { to: Some(_) }
+            ),
+            Job::Seed { dry_run, .. } => *dry_run,
+            Job::Resolve { .. } | Job::Adopt(_) | Job::Baseline { .. } => false,
+        }
+    }
+
     pub(crate) fn writes(&self) -> bool {
         match self {
             Job::Migrate(_, options) => !options.dry_run,
@@ -433,7 +450,7 @@ async fn status<E: Engine>(
             let mut applied = read_applied(&mut engine, table).await;
             // A database another tool migrated looks all pending: say whose it is.
             if applied.as_ref().is_ok_and(Vec::is_empty) {
-                let found = adopt::foreign_histories(&mut engine).await;
+                let found = adopt::foreign_histories(&mut engine, &mode).await;
                 if let Some((tool, other, rows)) = found.into_iter().find(|f| f.2 > 0) {
                     other_history = Some(format!(
                         "{tool}'s history is here ({rows} rows in `{other}`): `dbgen migrate adopt {} --from {tool}` takes it over; `latest` refuses until then",
@@ -465,6 +482,7 @@ async fn status<E: Engine>(
         }
     }
     let mut report = StatusReport::new(db, source.describe(), &status);
+    report.table = table.to_string();
     report.other_history = other_history;
     Ok(report)
 }
@@ -491,7 +509,7 @@ async fn migrate<E: Engine>(
     let result = if options.dry_run {
         match read_applied(&mut engine, table).await {
             Ok(applied) if applies(action) && applied.is_empty() => {
-                match adopt::refuse_foreign_history(&mut engine, &db.name).await {
+                match adopt::refuse_foreign_history(&mut engine, &mode, &db.name).await {
                     Ok(()) => {
                         let status = Status::new(&db.migrations, &applied);
                         plan(db, &status, action, options)
@@ -520,7 +538,7 @@ async fn migrate<E: Engine>(
         let work = async |engine: &mut E| {
             let applied = read_applied(engine, table).await?;
             if applies(action) && applied.is_empty() {
-                adopt::refuse_foreign_history(engine, &db.name).await?;
+                adopt::refuse_foreign_history(engine, &mode, &db.name).await?;
             }
             let status = Status::new(&db.migrations, &applied);
             let plan = plan(db, &status, action, options)?;
@@ -593,10 +611,9 @@ async fn current_without_lock<E: Engine>(
     if !mode.read_first || !applies(action) {
         return None;
     }
-    let applied = match read_applied(engine, table).await {
-        Ok(applied) => applied,
-        Err(e) => return Some(Err(e)),
-    };
+    // A read that fails (SQLite busy with another runner's commit) is tried again under
+    // the lock.
+    let applied = read_applied(engine, table).await.ok()?;
     let status = Status::new(&db.migrations, &applied);
     match plan(db, &status, action, options) {
         Ok(plan) if plan.steps.is_empty() && plan.direction == Direction::Up => {

@@ -204,7 +204,7 @@ impl<'d> Fleet<'d> {
             Some(pool) => Some(pool),
             None if self.tenants.iter().any(|t| t.schema_name().is_some()) => {
                 let settings = resolve_connection(self.db, environment.vars(), environment.root())?;
-                opened = Pool::connect_sized(self.db, &settings, self.jobs as u32).await?;
+                opened = Pool::connect_for_fleet(self.db, &settings, self.jobs as u32).await?;
                 Some(&opened)
             }
             None => None,
@@ -216,7 +216,12 @@ impl<'d> Fleet<'d> {
             pool,
             observer_for,
         };
-        let canaries = self.canary.min(self.tenants.len());
+        // Canaries guard changes; a read has nothing to guard.
+        let canaries = if job.writes() {
+            self.canary.min(self.tenants.len())
+        } else {
+            0
+        };
         for (i, tenant) in self.tenants[..canaries].iter().enumerate() {
             let result = run.one(tenant, self.lock_timeout).await;
             let failed = result.is_err();
@@ -232,8 +237,8 @@ impl<'d> Fleet<'d> {
             }
         }
         let rest = &self.tenants[canaries..];
-        // Writes first try each lock without waiting; reads take none.
-        let first_try = if job.writes() {
+        // Writes that are safe to repeat first try each lock without waiting; reads take none.
+        let first_try = if job.writes() && job.repeatable() {
             Some(Duration::ZERO)
         } else {
             self.lock_timeout

@@ -97,8 +97,51 @@ impl Pool {
         Self::connect_sized(db, settings, db.config.pool.max_connections).await
     }
 
-    /// A pool of at most `max_connections` (a fleet's: one per job).
-    pub(crate) async fn connect_sized(
+    /// A fleet's pool for its schema tenants: one connection per job. Each session dies
+    /// with the runner (TCP keepalives from the start), and starts clean for every tenant
+    /// (`DISCARD ALL`, prepared statements kept, when it comes back: one tenant's `SET`s
+    /// never reach the next).
+    pub(crate) async fn connect_for_fleet(
+        db: &Database,
+        settings: &ConnectionSettings,
+        jobs: u32,
+    ) -> Result<Self, RunError> {
+        #[cfg(feature = "postgres")]
+        if db.config.driver == Driver::Postgres {
+            let options = postgres_options(settings).map(|o| {
+                o.options([
+                    ("tcp_keepalives_idle", "10"),
+                    ("tcp_keepalives_interval", "5"),
+                    ("tcp_keepalives_count", "3"),
+                ])
+            });
+            let pool = match options {
+                Ok(options) => {
+                    PoolOptions::<sqlx::Postgres>::new()
+                        .max_connections(jobs.max(1))
+                        .acquire_timeout(Duration::from_secs(db.config.pool.acquire_timeout_secs))
+                        .after_release(|conn, _| {
+                            Box::pin(async move {
+                                // DISCARD ALL but DEALLOCATE ALL: the statements sqlx
+                                // has prepared on the connection stay valid.
+                                sqlx::raw_sql(SESSION_RESET).execute(conn).await?;
+                                Ok(true)
+                            })
+                        })
+                        .connect_with(options)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            return pool
+                .map(Pool::Postgres)
+                .map_err(|source| connect_error(settings, source));
+        }
+        Self::connect_sized(db, settings, jobs).await
+    }
+
+    /// A pool of at most `max_connections`.
+    async fn connect_sized(
         db: &Database,
         settings: &ConnectionSettings,
         max_connections: u32,
@@ -139,24 +182,7 @@ impl Pool {
             #[allow(unreachable_patterns)]
             driver => return Err(engine_disabled(db, driver)),
         };
-        result.map_err(|source| {
-            let mut redactor = dbgen_core::Redactor::new();
-            match &settings.target {
-                dbgen_core::ConnectionTarget::Url(url) => redactor.add_url(url.expose()),
-                dbgen_core::ConnectionTarget::Server {
-                    password: Some(password),
-                    ..
-                } => redactor.add(password.expose()),
-                _ => {}
-            }
-            RunError::Connect {
-                target: settings.to_string(),
-                variables: settings.variables_list(),
-                message: crate::error::connect_message(&source),
-                source,
-            }
-            .redacted(&redactor)
-        })
+        result.map_err(|source| connect_error(settings, source))
     }
 
     /// The engine of this pool.
@@ -216,4 +242,29 @@ pub(crate) fn engine_disabled(db: &Database, driver: Driver) -> RunError {
             Driver::Sqlite => "sqlite",
         },
     }
+}
+
+/// What `DISCARD ALL` does, but for deallocating the prepared statements that sqlx caches.
+#[cfg(feature = "postgres")]
+const SESSION_RESET: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
+     SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES";
+
+/// A connection failure, naming what was tried with every secret hidden.
+fn connect_error(settings: &ConnectionSettings, source: sqlx::Error) -> RunError {
+    let mut redactor = dbgen_core::Redactor::new();
+    match &settings.target {
+        dbgen_core::ConnectionTarget::Url(url) => redactor.add_url(url.expose()),
+        dbgen_core::ConnectionTarget::Server {
+            password: Some(password),
+            ..
+        } => redactor.add(password.expose()),
+        _ => {}
+    }
+    RunError::Connect {
+        target: settings.to_string(),
+        variables: settings.variables_list(),
+        message: crate::error::connect_message(&source),
+        source,
+    }
+    .redacted(&redactor)
 }

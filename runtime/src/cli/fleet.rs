@@ -132,12 +132,17 @@ impl TenantStatus {
         };
         match result {
             Ok(Outcome::Status(report)) => {
-                line.applied = report.applied + report.modified + report.ahead;
+                line.applied = report.applied + report.modified + report.ahead + report.missing;
                 line.pending = report.pending;
                 line.newest_applied = report
                     .migrations
                     .iter()
-                    .filter(|m| !matches!(m.state, State::Pending))
+                    .filter(|m| {
+                        matches!(
+                            m.state,
+                            State::Applied | State::Modified | State::Missing | State::Ahead
+                        )
+                    })
                     .map(|m| m.version)
                     .max();
                 line.attention = report
@@ -186,7 +191,11 @@ pub(crate) async fn run_fleet(
     let tenants: Vec<Tenant> = match listed {
         Ok(tenants) => tenants,
         Err((e, usage)) => {
-            eprintln!("{}: error: {}", db.name, redactor.redact(&e.to_string()));
+            let message = redactor.redact(&e.to_string()).into_owned();
+            eprintln!("{}: error: {message}", db.name);
+            if settings.json {
+                tally.json = vec![serde_json::json!({ "database": db.name, "error": message })];
+            }
             tally.failed = 1;
             tally.usage_only = usage;
             tally.stopped = !usage;
@@ -229,9 +238,22 @@ pub(crate) async fn run_fleet(
         bar.set_prefix(db.name.to_string());
         bar
     });
-    let print = |line: String| match &bar {
-        Some(bar) => bar.println(line),
-        None => println!("{line}"),
+    // Results go to stdout and errors to stderr, every line through the redactor; JSON
+    // mode prints no line but the JSON.
+    let print = |line: String| {
+        let line = hide(&line);
+        match &bar {
+            Some(bar) => bar.suspend(|| println!("{line}")),
+            None if settings.json => {}
+            None => println!("{line}"),
+        }
+    };
+    let print_error = |line: String| {
+        let line = hide(&line);
+        match &bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
     };
     let quiet = OutputMode {
         progress: false,
@@ -256,7 +278,7 @@ pub(crate) async fn run_fleet(
         if status {
             let line = TenantStatus::of(&db.name, tenant, &result, &hide);
             if let Some(error) = &line.error {
-                print(format!("{who}: error: {error}"));
+                print_error(format!("{who}: error: {error}"));
             }
             statuses.push(line);
         }
@@ -266,7 +288,7 @@ pub(crate) async fn run_fleet(
                 usage_only &= super::is_usage_error(e);
                 failed.push(tenant.name.clone());
                 if !status {
-                    print(format!("{who}: error: {}", hide(&e.to_string())));
+                    print_error(format!("{who}: error: {e}"));
                 }
                 "failed"
             }
@@ -276,14 +298,14 @@ pub(crate) async fn run_fleet(
         {
             if let Outcome::DryRun { scripts } = outcome {
                 for script in scripts {
-                    print(hide(&format!("-- {who}\n{}", planned(script))));
+                    print(format!("-- {who}\n{}", planned(script)));
                 }
             }
             if !matches!(
                 outcome,
                 Outcome::UpToDate { ahead: 0 } | Outcome::NothingToRollBack
             ) {
-                print(format!("{who}: {}", hide(&outcome.summary())));
+                print(format!("{who}: {}", outcome.summary()));
             }
         }
         match counts.iter_mut().find(|(l, _)| l == label) {
@@ -317,9 +339,12 @@ pub(crate) async fn run_fleet(
                 .map(|s| serde_json::to_value(s).unwrap_or_default())
                 .collect();
         } else {
-            println!("{}", status_summary(&db.name, &statuses));
+            println!("{}", hide(&status_summary(&db.name, &statuses)));
         }
     } else if !settings.json {
+        if let FleetEnd::CanaryFailed { not_started, .. } = &end {
+            counts.push(("not started".to_string(), *not_started));
+        }
         let parts: Vec<String> = counts
             .iter()
             .map(|(label, n)| {
@@ -330,7 +355,7 @@ pub(crate) async fn run_fleet(
                 }
             })
             .collect();
-        println!(
+        let summary = format!(
             "{}: {} tenant{}: {}",
             db.name,
             tally.tenants,
@@ -341,18 +366,21 @@ pub(crate) async fn run_fleet(
                 parts.join(", ")
             }
         );
+        println!("{}", hide(&summary));
     }
     if let FleetEnd::CanaryFailed {
         tenant,
         not_started,
     } = end
     {
-        eprintln!(
+        let message = format!(
             "{}: canary {tenant} failed: stopped before the other {not_started} tenant{}; fix it and run again (tenants already done cost one check)",
             db.name,
             plural(not_started)
         );
-        tally.stopped = true;
+        eprintln!("{}", hide(&message));
+        // A mistake in what was typed (an unknown version) stays a usage error.
+        tally.stopped = !usage_only;
     }
     tally
 }

@@ -616,7 +616,9 @@ fn split_fleets<'a>(
     let (fleets, plain): (Vec<&Database>, Vec<&Database>) =
         selected.iter().partition(|db| db.config.tenants.is_some());
     if targets.tenants.any() {
-        if let Some(db) = plain.iter().find(|_| !targets.all) {
+        if !targets.all
+            && let Some(db) = plain.first()
+        {
             return Err(format!(
                 "`{}` has no tenants, so --tenants/--tenant cannot run on it: list them in a [tenants] table of database/{}/database.toml, or leave the flag out",
                 db.name, db.name
@@ -627,7 +629,7 @@ fn split_fleets<'a>(
                 "no database here lists tenants ([tenants] in its database.toml)".to_string(),
             );
         }
-        if targets.tenants.tenant.len() > 0 && fleets.len() > 1 {
+        if !targets.tenants.tenant.is_empty() && fleets.len() > 1 {
             return Err(
                 "--tenant NAME picks tenants of one database: name that database alone".to_string(),
             );
@@ -640,7 +642,9 @@ fn split_fleets<'a>(
     if targets.tenants.canary.is_some() || targets.tenants.partition.is_some() {
         return Err("--canary and --partition choose among tenants: add --tenants".to_string());
     }
-    if let Some(db) = fleets.first().filter(|_| !targets.all) {
+    if !targets.all
+        && let Some(db) = fleets.first()
+    {
         return Err(format!(
             "`{}` has tenants: pass --tenants to run on all of them, or --tenant NAME for some",
             db.name

@@ -112,10 +112,13 @@ pub(crate) struct OpenMode {
 
 impl OpenMode {
     /// The tracking table as statements name it: in the tenant's schema, if any.
+    /// A name that already says its schema (`public.knex_migrations`) stays as it is.
     pub(crate) fn table<'a>(&self, table: &'a str) -> Cow<'a, str> {
         match &self.schema {
-            Some(schema) => Cow::Owned(format!("{}.{table}", quote_identifier(schema))),
-            None => Cow::Borrowed(table),
+            Some(schema) if !table.contains('.') => {
+                Cow::Owned(format!("{}.{table}", quote_identifier(schema)))
+            }
+            _ => Cow::Borrowed(table),
         }
     }
 }

@@ -18,6 +18,8 @@ use super::{
 pub(crate) struct Postgres {
     conn: Conn<sqlx::Postgres>,
     mode: OpenMode,
+    /// The session's `search_path` before a schema tenant's run changed it.
+    own_search_path: Option<String>,
 }
 
 /// How to reach `settings` on PostgreSQL, for the runner and for an application's pool.
@@ -92,22 +94,32 @@ fn lock_key(table: &str) -> i64 {
 
 impl Postgres {
     /// A schema tenant's run: its schema first on `search_path` (ahead of the session's
-    /// own, so shared objects in `public` stay visible), created first by a run that
-    /// creates. One round trip.
+    /// own, so shared objects in `public` stay visible), created first when missing by a
+    /// run that creates. Remembers the session's own `search_path`, to give a pooled
+    /// connection back as it came.
     async fn enter_schema(&mut self, schema: &str) -> Result<(), sqlx::Error> {
-        let quoted = quote_identifier(schema);
-        let create = if self.mode.create {
-            format!("CREATE SCHEMA IF NOT EXISTS {quoted}; ")
-        } else {
-            String::new()
-        };
-        let literal = format!("{quoted}, ").replace('\'', "''");
-        let sql = format!(
-            "{create}SELECT set_config('search_path', '{literal}' || current_setting('search_path'), false)"
-        );
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut *self.conn)
-            .await?;
+        if self.mode.create {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                    .bind(schema)
+                    .fetch_one(&mut *self.conn)
+                    .await?;
+            if !exists {
+                let create = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_identifier(schema));
+                sqlx::raw_sql(AssertSqlSafe(create))
+                    .execute(&mut *self.conn)
+                    .await?;
+            }
+        }
+        let (own, _entered): (String, String) = sqlx::query_as(
+            "SELECT own, set_config('search_path', \
+             CASE WHEN own = '' THEN $1 ELSE $1 || ', ' || own END, false) \
+             FROM (SELECT current_setting('search_path') AS own) AS session",
+        )
+        .bind(quote_identifier(schema))
+        .fetch_one(&mut *self.conn)
+        .await?;
+        self.own_search_path = Some(own);
         Ok(())
     }
 }
@@ -144,7 +156,11 @@ impl Engine for Postgres {
             #[allow(unreachable_patterns)]
             Source::Pool(_) => return Err(wrong_target(&"the pool", "PostgreSQL")),
         };
-        let mut engine = Self { conn, mode };
+        let mut engine = Self {
+            conn,
+            mode,
+            own_search_path: None,
+        };
         if let Some(schema) = engine.mode.schema.clone() {
             engine.enter_schema(&schema).await?;
         }
@@ -257,11 +273,14 @@ impl Engine for Postgres {
 
     async fn close(mut self) {
         // A pooled connection goes back as it came: its own search_path.
-        if self.mode.schema.is_some() && matches!(self.conn, Conn::Pooled(_)) {
-            let reset = sqlx::raw_sql("RESET search_path")
+        if let Some(own) = self.own_search_path.take()
+            && matches!(self.conn, Conn::Pooled(_))
+        {
+            let restored = sqlx::query("SELECT set_config('search_path', $1, false)")
+                .bind(own)
                 .execute(&mut *self.conn)
                 .await;
-            if reset.is_err() {
+            if restored.is_err() {
                 return self.conn.discard().await;
             }
         }
