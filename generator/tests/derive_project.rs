@@ -250,3 +250,71 @@ fn every_name_dbgen_new_accepts_gives_an_app_that_compiles() {
         .collect();
     assert_eq!(out.lines().collect::<Vec<_>>(), expected, "{registry}");
 }
+
+/// Issue 16: a derived application's binary runs a fleet (SQLite file tenants listed in a
+/// file it reads at run time), and its code lists the tenants through the derive.
+#[test]
+fn a_derived_app_migrates_its_tenants() {
+    let target = app_target();
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("fleetapp");
+    new_app(&project, "fleetapp", "");
+    let dbgen = env!("CARGO_BIN_EXE_dbgen");
+    run(
+        "dbgen new",
+        clean(dbgen, &project).args(["new", "shard", "--driver", "sqlite"]),
+        0,
+    );
+    let config = project.join("database/shard/database.toml");
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    toml.push_str("\n[tenants]\nfile = \"tenants.txt\"\n");
+    write(&config, &toml);
+    write(
+        &project.join("database/shard/migrations/20250101000000_create_users.up.sql"),
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+    );
+    write(
+        &project.join("src/main.rs"),
+        r#"mod databases;
+
+use dbgen_runtime::Databases;
+
+fn main() -> std::process::ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("tenants") {
+        let tenants = dbgen_runtime::cli::block_on(databases::Database::Shard.tenants())
+            .unwrap()
+            .unwrap();
+        for tenant in tenants {
+            println!("tenant {} in {:?}", tenant.name, tenant.place);
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
+    dbgen_runtime::cli::main::<databases::Database>()
+}
+"#,
+    );
+    cargo_build(&project);
+    let app = target.join("debug").join("fleetapp");
+    // On a server: no source tree, the list in the folder it runs in.
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    write(&elsewhere.join("tenants.txt"), "acme data/acme.sqlite3\nglobex data/globex.sqlite3\n");
+    std::fs::create_dir(elsewhere.join("data")).unwrap();
+    let listed = run("tenants", clean(&app, &elsewhere).arg("tenants"), 0);
+    assert!(listed.contains("tenant acme in database data/acme.sqlite3"), "{listed}");
+    assert!(listed.contains("tenant globex"), "{listed}");
+    let latest = run(
+        "migrate latest --tenants",
+        clean(&app, &elsewhere).args(["migrate", "latest", "shard", "--tenants", "--jobs", "2"]),
+        0,
+    );
+    assert!(latest.contains("shard: 2 tenants: 2 migrated"), "{latest}");
+    assert!(elsewhere.join("data/acme.sqlite3").is_file());
+    assert!(elsewhere.join("data/globex.sqlite3").is_file());
+    let status = run(
+        "migrate status --tenants --exit-code",
+        clean(&app, &elsewhere).args(["migrate", "status", "shard", "--tenants", "--exit-code"]),
+        0,
+    );
+    assert!(status.contains("2 up to date"), "{status}");
+}

@@ -28,6 +28,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A database whose `database.toml` lists tenants (`[tenants]`: PostgreSQL schemas, a query on
+//! a control database, or a file) runs on each of them: [`Migrator::tenant`] migrates one (a
+//! sign-up, through the application's pool), [`list_tenants`] reads the list, and [`Fleet`]
+//! runs a command on many, each under its own lock, so that several processes can share a
+//! fleet without a coordinator.
+//!
 //! Printing, progress bars, JSON and exit codes live in the command set, [`cli`] (feature
 //! `cli`), which an application serves as its whole binary or nested in its own clap CLI.
 //!
@@ -82,7 +88,7 @@ pub use environment::Environment;
 pub use error::{
     AdoptionConflicts, InterruptedMigration, MigrationId, Refusal, RunError, WrongEngine,
 };
-pub use fleet::{Fleet, FleetEnd, TenantOutcome};
+pub use fleet::{Fleet, FleetEnd, FleetReport, TenantOutcome};
 pub use migrator::{Action, Migrator, Outcome, PlannedScript, StepReport};
 pub use plan::State;
 pub use pool::Pool;
