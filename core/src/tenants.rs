@@ -164,9 +164,14 @@ impl Tenant {
                         user: user.clone(),
                         password: password.clone(),
                     },
-                    // SQLite: a file relative to the project root, whatever the base's form.
+                    // SQLite: a file relative to the project root, whatever the base's form;
+                    // a tenant listed by name alone gets `<name>.sqlite3`, as a database does.
                     _ if base.driver == crate::Driver::Sqlite => {
-                        ConnectionTarget::SqliteFile(root.join(name))
+                        if *name == self.name && Path::new(name).extension().is_none() {
+                            ConnectionTarget::SqliteFile(root.join(format!("{name}.sqlite3")))
+                        } else {
+                            ConnectionTarget::SqliteFile(root.join(name))
+                        }
                     }
                     ConnectionTarget::Url(url) => {
                         ConnectionTarget::Url(Secret::new(url_with_database(url.expose(), name)))
@@ -431,6 +436,22 @@ mod tests {
         assert!(
             message.contains("postgres://") && !message.contains("secret"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_sqlite_tenant_by_name_alone_is_a_sqlite3_file() {
+        let mut base = server();
+        base.driver = crate::Driver::Sqlite;
+        base.target = ConnectionTarget::Url(Secret::new("sqlite:shard.db"));
+        let target = |t: Tenant| t.connection(&base, Path::new("/p")).unwrap().target;
+        assert_eq!(
+            target(Tenant::from_row("acme", None).unwrap()),
+            ConnectionTarget::SqliteFile("/p/acme.sqlite3".into())
+        );
+        assert_eq!(
+            target(Tenant::from_row("acme", Some("data/acme.db")).unwrap()),
+            ConnectionTarget::SqliteFile("/p/data/acme.db".into())
         );
     }
 

@@ -298,10 +298,16 @@ fn main() -> std::process::ExitCode {
     // On a server: no source tree, the list in the folder it runs in.
     let elsewhere = tmp.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
-    write(&elsewhere.join("tenants.txt"), "acme data/acme.sqlite3\nglobex data/globex.sqlite3\n");
+    write(
+        &elsewhere.join("tenants.txt"),
+        "acme data/acme.sqlite3\nglobex data/globex.sqlite3\n",
+    );
     std::fs::create_dir(elsewhere.join("data")).unwrap();
     let listed = run("tenants", clean(&app, &elsewhere).arg("tenants"), 0);
-    assert!(listed.contains("tenant acme in database data/acme.sqlite3"), "{listed}");
+    assert!(
+        listed.contains("tenant acme in database data/acme.sqlite3"),
+        "{listed}"
+    );
     assert!(listed.contains("tenant globex"), "{listed}");
     let latest = run(
         "migrate latest --tenants",

@@ -33,7 +33,7 @@ pub async fn list_tenants(
             let file = environment.root().join(path.as_ref());
             let text = read_list_file(&file).map_err(|reason| {
                 problem(format!(
-                    "cannot read the tenants file {}: {reason}",
+                    "cannot read the tenants file {}: {reason}; it lists one tenant per line: its name, then optionally a URL or database name",
                     file.display()
                 ))
             })?;
