@@ -140,6 +140,7 @@ async fn query_rows(
 
 /// The tenants `names` picks from `all`, in the order given; an unknown name is an error
 /// that shows some of the names there are.
+#[cfg(feature = "cli")]
 pub(crate) fn pick(
     db: &Database,
     all: Vec<Tenant>,

@@ -26,7 +26,7 @@ use crate::tenants::{list_tenants, pick};
 #[derive(Debug, Clone, Default, Args)]
 #[non_exhaustive]
 pub struct TenantChoice {
-    /// Run on every tenant of the databases named (their [tenants] list)
+    /// Run on every tenant of the databases named (the list their database.toml points at)
     #[arg(long, conflicts_with = "tenant")]
     pub tenants: bool,
     /// Run on this tenant (repeatable)
