@@ -773,3 +773,18 @@ fn tenant_urls_never_show_their_password() {
     let json: serde_json::Value = serde_json::from_str(&text).expect("stdout is JSON");
     assert_eq!(json[0]["tenant"], "acme", "{json}");
 }
+
+#[test]
+fn postgres_schema_tenants_ignore_another_tools_history_in_public() {
+    let Some(fleet) = Fleet::new(Kind::Schemas, 2, 0.0) else {
+        return;
+    };
+    // The shared schema was migrated by sqlx; each tenant's own schema was not.
+    fleet.host().execute(
+        "CREATE TABLE public._sqlx_migrations (version BIGINT PRIMARY KEY); INSERT INTO public._sqlx_migrations VALUES (1);",
+    );
+    let out = fleet.expect(&["migrate", "status", "shard", "--tenants"], 0);
+    assert!(!out.contains("sqlx's history"), "{out}");
+    fleet.expect(&["migrate", "latest", "shard", "--tenants"], 0);
+    fleet.tenants.iter().for_each(|t| fleet.assert_complete(t));
+}

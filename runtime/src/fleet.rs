@@ -96,8 +96,11 @@ impl FleetReport {
 pub(crate) type ObserverFor<'o> = dyn Fn(&Tenant) -> Box<dyn Observer + 'o> + Send + Sync + 'o;
 
 impl<'d> Fleet<'d> {
-    /// A fleet of `tenants` of `db` (usually from [`list_tenants`](crate::list_tenants)).
-    pub fn new(db: &'d Database, tenants: Vec<Tenant>) -> Self {
+    /// A fleet of `tenants` of `db` (usually from [`list_tenants`](crate::list_tenants)); a
+    /// name given twice runs once.
+    pub fn new(db: &'d Database, mut tenants: Vec<Tenant>) -> Self {
+        let mut seen = std::collections::HashSet::new();
+        tenants.retain(|t| seen.insert(t.name.clone()));
         Self {
             db,
             tenants,
