@@ -2,14 +2,15 @@
 //! per tenant that changed or failed, then a summary (and for `status`, a table of the
 //! tenants that are not up to date, or JSON).
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::Args;
 use dbgen_core::{Database, Redactor, Tenant, TenantPlace, in_partition};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
+use super::fleet_status::{TenantState, TenantStatus, status_summary};
 use super::output::{OutputMode, Reporter};
 use super::planned;
 use crate::environment::Environment;
@@ -18,7 +19,6 @@ use crate::execute::Job;
 use crate::fleet::{Fleet, FleetEnd};
 use crate::migrator::{Outcome, plural};
 use crate::observer::Observer;
-use crate::plan::State;
 use crate::tenants::{list_tenants, pick};
 
 /// Which tenants of a database a command runs on (a database with `[tenants]` in its
@@ -94,85 +94,6 @@ pub(crate) struct FleetTally {
     pub json: Vec<serde_json::Value>,
 }
 
-/// One tenant's place in a fleet's status.
-#[derive(Debug, Serialize)]
-struct TenantStatus {
-    database: String,
-    tenant: String,
-    /// `up to date`, `behind`, `interrupted`, `modified` or `failed`.
-    state: &'static str,
-    applied: usize,
-    pending: usize,
-    /// The newest applied version.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    newest_applied: Option<i64>,
-    /// Migrations that are modified, missing, interrupted or running, by id.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    attention: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-impl TenantStatus {
-    fn of(
-        db: &str,
-        tenant: &Tenant,
-        result: &Result<Outcome, RunError>,
-        hide: &dyn Fn(&str) -> String,
-    ) -> Self {
-        let mut line = TenantStatus {
-            database: db.to_string(),
-            tenant: tenant.name.clone(),
-            state: "failed",
-            applied: 0,
-            pending: 0,
-            newest_applied: None,
-            attention: Vec::new(),
-            error: None,
-        };
-        match result {
-            Ok(Outcome::Status(report)) => {
-                line.applied = report.applied + report.modified + report.ahead + report.missing;
-                line.pending = report.pending;
-                line.newest_applied = report
-                    .migrations
-                    .iter()
-                    .filter(|m| {
-                        matches!(
-                            m.state,
-                            State::Applied | State::Modified | State::Missing | State::Ahead
-                        )
-                    })
-                    .map(|m| m.version)
-                    .max();
-                line.attention = report
-                    .migrations
-                    .iter()
-                    .filter(|m| {
-                        matches!(
-                            m.state,
-                            State::Modified | State::Missing | State::Interrupted | State::Running
-                        )
-                    })
-                    .map(|m| format!("{}_{} ({})", m.version, m.name, m.state.as_str()))
-                    .collect();
-                line.state = if report.interrupted + report.running > 0 {
-                    "interrupted"
-                } else if report.modified + report.missing > 0 {
-                    "modified"
-                } else if report.pending > 0 || report.other_history.is_some() {
-                    "behind"
-                } else {
-                    "up to date"
-                };
-            }
-            Ok(_) => line.state = "up to date",
-            Err(e) => line.error = Some(hide(&e.to_string())),
-        }
-        line
-    }
-}
-
 /// Runs `job` on the tenants of `db` that `settings.choice` picks, printing as it goes.
 pub(crate) async fn run_fleet(
     db: &Database,
@@ -238,23 +159,6 @@ pub(crate) async fn run_fleet(
         bar.set_prefix(db.name.to_string());
         bar
     });
-    // Results go to stdout and errors to stderr, every line through the redactor; JSON
-    // mode prints no line but the JSON.
-    let print = |line: String| {
-        let line = hide(&line);
-        match &bar {
-            Some(bar) => bar.suspend(|| println!("{line}")),
-            None if settings.json => {}
-            None => println!("{line}"),
-        }
-    };
-    let print_error = |line: String| {
-        let line = hide(&line);
-        match &bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
-        }
-    };
     let quiet = OutputMode {
         progress: false,
         quiet: true,
@@ -266,73 +170,36 @@ pub(crate) async fn run_fleet(
             redactor,
         )) as Box<dyn Observer>
     };
-    let mut statuses: Vec<TenantStatus> = Vec::new();
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    let mut failed: Vec<String> = Vec::new();
-    let mut usage_only = true;
+    let printer = Printer {
+        bar,
+        json: settings.json,
+        redactor,
+    };
+    let mut collected = Collected::new(status);
     let mut on_done = |tenant: &Tenant, result: Result<Outcome, RunError>| {
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-        let who = format!("{}/{}", db.name, tenant.name);
-        if status {
-            let line = TenantStatus::of(&db.name, tenant, &result, &hide);
-            if let Some(error) = &line.error {
-                print_error(format!("{who}: error: {error}"));
-            }
-            statuses.push(line);
-        }
-        let label = match &result {
-            Ok(outcome) => outcome_label(outcome),
-            Err(e) => {
-                usage_only &= super::is_usage_error(e);
-                failed.push(tenant.name.clone());
-                if !status {
-                    print_error(format!("{who}: error: {e}"));
-                }
-                "failed"
-            }
-        };
-        if let Ok(outcome) = &result
-            && !status
-        {
-            if let Outcome::DryRun { scripts } = outcome {
-                for script in scripts {
-                    print(format!("-- {who}\n{}", planned(script)));
-                }
-            }
-            if !matches!(
-                outcome,
-                Outcome::UpToDate { ahead: 0 } | Outcome::NothingToRollBack
-            ) {
-                print(format!("{who}: {}", outcome.summary()));
-            }
-        }
-        match counts.iter_mut().find(|(l, _)| l == label) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((label.to_string(), 1)),
-        }
+        collected.add(&db.name, tenant, result, &printer);
     };
     let end = fleet.drive(job, &observer_for, &mut on_done).await;
-    // The summary's counts in one order, whatever order the tenants finished in.
-    counts.sort_by_key(|(label, _)| LABELS.iter().position(|l| l == label));
-    if let Some(bar) = &bar {
+    if let Some(bar) = &printer.bar {
         bar.finish_and_clear();
     }
     let end = match end {
         Ok(end) => end,
         Err(e) => {
-            eprintln!("{}: error: {}", db.name, hide(&e.to_string()));
+            printer.error(format!("{}: error: {e}", db.name));
             tally.failed = 1;
             tally.stopped = true;
             return tally;
         }
     };
-    tally.failed = failed.len();
-    tally.usage_only = usage_only;
-    if status {
+    tally.failed = collected.failed.len();
+    tally.usage_only = collected.usage_only;
+    if let Some(mut statuses) = collected.statuses {
         statuses.sort_by(|a, b| a.tenant.cmp(&b.tenant));
-        tally.behind = statuses.iter().filter(|s| s.state != "up to date").count();
+        tally.behind = statuses
+            .iter()
+            .filter(|s| s.state != TenantState::UpToDate)
+            .count();
         if settings.json {
             tally.json = statuses
                 .iter()
@@ -342,17 +209,15 @@ pub(crate) async fn run_fleet(
             println!("{}", hide(&status_summary(&db.name, &statuses)));
         }
     } else if !settings.json {
+        let mut counts = collected.counts;
         if let FleetEnd::CanaryFailed { not_started, .. } = &end {
-            counts.push(("not started".to_string(), *not_started));
+            counts.insert(Ending::NotStarted, *not_started);
         }
         let parts: Vec<String> = counts
             .iter()
-            .map(|(label, n)| {
-                if label == "failed" {
-                    format!("{n} failed ({})", names(&failed))
-                } else {
-                    format!("{n} {label}")
-                }
+            .map(|(ending, n)| match ending {
+                Ending::Failed => format!("{n} failed ({})", names(&collected.failed)),
+                _ => format!("{n} {}", ending.label()),
             })
             .collect();
         let summary = format!(
@@ -373,44 +238,144 @@ pub(crate) async fn run_fleet(
         not_started,
     } = end
     {
-        let message = format!(
+        printer.error(format!(
             "{}: canary {tenant} failed: stopped before the other {not_started} tenant{}; fix it and run again (tenants already done cost one check)",
             db.name,
             plural(not_started)
-        );
-        eprintln!("{}", hide(&message));
+        ));
         // A mistake in what was typed (an unknown version) stays a usage error.
-        tally.stopped = !usage_only;
+        tally.stopped = !collected.usage_only;
     }
     tally
 }
 
-/// Every label of [`outcome_label`], in the summary's order.
-const LABELS: [&str; 10] = [
-    "migrated",
-    "rolled back",
-    "seeded",
-    "recorded",
-    "resolved",
-    "dry run",
-    "status",
-    "already up to date",
-    "nothing to roll back",
-    "failed",
-];
+/// Prints a fleet's lines as tenants finish: results on stdout, errors on stderr, every
+/// line through the redactor, above the progress bar when there is one; in JSON mode no
+/// line but errors.
+struct Printer<'r> {
+    bar: Option<ProgressBar>,
+    json: bool,
+    redactor: &'r Redactor,
+}
 
-/// What a tenant's outcome counts as in the summary.
-fn outcome_label(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Applied { .. } => "migrated",
-        Outcome::RolledBack { .. } => "rolled back",
-        Outcome::UpToDate { .. } => "already up to date",
-        Outcome::NothingToRollBack => "nothing to roll back",
-        Outcome::DryRun { .. } => "dry run",
-        Outcome::Seeded { .. } => "seeded",
-        Outcome::Status(_) => "status",
-        Outcome::Recorded(_) => "recorded",
-        Outcome::Resolved { .. } => "resolved",
+impl Printer<'_> {
+    fn result(&self, line: String) {
+        let line = self.redactor.redact(&line);
+        match &self.bar {
+            Some(bar) => bar.suspend(|| println!("{line}")),
+            None if self.json => {}
+            None => println!("{line}"),
+        }
+    }
+
+    fn error(&self, line: String) {
+        let line = self.redactor.redact(&line);
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+/// What the tenants' results add up to, gathered as they finish.
+struct Collected {
+    /// `status`: a line per tenant; other commands keep only counts.
+    statuses: Option<Vec<TenantStatus>>,
+    counts: BTreeMap<Ending, usize>,
+    failed: Vec<String>,
+    /// Every failure so far was a mistake in what was typed.
+    usage_only: bool,
+}
+
+impl Collected {
+    fn new(status: bool) -> Self {
+        Self {
+            statuses: status.then(Vec::new),
+            counts: BTreeMap::new(),
+            failed: Vec::new(),
+            usage_only: true,
+        }
+    }
+
+    /// One tenant's result: printed when it changed something or failed, then counted.
+    fn add(
+        &mut self,
+        database: &str,
+        tenant: &Tenant,
+        result: Result<Outcome, RunError>,
+        out: &Printer<'_>,
+    ) {
+        if let Some(bar) = &out.bar {
+            bar.inc(1);
+        }
+        let who = format!("{database}/{}", tenant.name);
+        if let Err(e) = &result {
+            self.usage_only &= super::is_usage_error(e);
+            self.failed.push(tenant.name.clone());
+            out.error(format!("{who}: error: {e}"));
+        }
+        match (&mut self.statuses, &result) {
+            (Some(statuses), _) => statuses.push(TenantStatus::of(database, tenant, &result)),
+            (None, Ok(Outcome::UpToDate { ahead: 0 } | Outcome::NothingToRollBack) | Err(_)) => {}
+            (None, Ok(outcome)) => {
+                if let Outcome::DryRun { scripts } = outcome {
+                    for script in scripts {
+                        out.result(format!("-- {who}\n{}", planned(script)));
+                    }
+                }
+                out.result(format!("{who}: {}", outcome.summary()));
+            }
+        }
+        *self.counts.entry(Ending::of(&result)).or_default() += 1;
+    }
+}
+
+/// What a tenant's run came to, in the order the summary counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ending {
+    Migrated,
+    RolledBack,
+    Seeded,
+    Recorded,
+    Resolved,
+    DryRun,
+    Status,
+    UpToDate,
+    NothingToRollBack,
+    Failed,
+    NotStarted,
+}
+
+impl Ending {
+    fn of(result: &Result<Outcome, RunError>) -> Self {
+        match result {
+            Ok(Outcome::Applied { .. }) => Ending::Migrated,
+            Ok(Outcome::RolledBack { .. }) => Ending::RolledBack,
+            Ok(Outcome::Seeded { .. }) => Ending::Seeded,
+            Ok(Outcome::Recorded(_)) => Ending::Recorded,
+            Ok(Outcome::Resolved { .. }) => Ending::Resolved,
+            Ok(Outcome::DryRun { .. }) => Ending::DryRun,
+            Ok(Outcome::Status(_)) => Ending::Status,
+            Ok(Outcome::UpToDate { .. }) => Ending::UpToDate,
+            Ok(Outcome::NothingToRollBack) => Ending::NothingToRollBack,
+            Err(_) => Ending::Failed,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Ending::Migrated => "migrated",
+            Ending::RolledBack => "rolled back",
+            Ending::Seeded => "seeded",
+            Ending::Recorded => "recorded",
+            Ending::Resolved => "resolved",
+            Ending::DryRun => "shown (dry run)",
+            Ending::Status => "status",
+            Ending::UpToDate => "already up to date",
+            Ending::NothingToRollBack => "nothing to roll back",
+            Ending::Failed => "failed",
+            Ending::NotStarted => "not started",
+        }
     }
 }
 
@@ -421,62 +386,6 @@ fn names(all: &[String]) -> String {
         0 => shown.join(", "),
         more => format!("{}, and {more} more", shown.join(", ")),
     }
-}
-
-/// The fleet's summary line and the table of tenants that are not up to date.
-fn status_summary(database: &str, statuses: &[TenantStatus]) -> String {
-    let count = |state: &str| statuses.iter().filter(|s| s.state == state).count();
-    let newest: Vec<i64> = statuses.iter().filter_map(|s| s.newest_applied).collect();
-    let range = match (newest.iter().min(), newest.iter().max()) {
-        (Some(low), Some(high)) if low == high => {
-            format!("; newest applied version {high} everywhere")
-        }
-        (Some(low), Some(high)) => format!("; newest applied version from {low} to {high}"),
-        _ => String::new(),
-    };
-    let mut out = format!(
-        "{database}: {} tenant{}: {} up to date, {} behind, {} failed, {} interrupted, {} modified{range}",
-        statuses.len(),
-        plural(statuses.len()),
-        count("up to date"),
-        count("behind"),
-        count("failed"),
-        count("interrupted"),
-        count("modified"),
-    );
-    let lagging: Vec<&TenantStatus> = statuses
-        .iter()
-        .filter(|s| s.state != "up to date")
-        .collect();
-    if lagging.is_empty() {
-        return out;
-    }
-    let width = lagging
-        .iter()
-        .map(|s| s.tenant.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
-    out.push_str(&format!(
-        "\n  {:width$}  {:11}  {:>7}  {:>7}  {:14}  note",
-        "tenant", "state", "applied", "pending", "newest applied"
-    ));
-    for s in lagging {
-        let newest = s
-            .newest_applied
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "-".into());
-        let note = match (&s.error, s.attention.is_empty()) {
-            (Some(error), _) => error.lines().next().unwrap_or_default().to_string(),
-            (None, false) => s.attention.join(", "),
-            (None, true) => String::new(),
-        };
-        out.push_str(&format!(
-            "\n  {:width$}  {:11}  {:>7}  {:>7}  {:14}  {note}",
-            s.tenant, s.state, s.applied, s.pending, newest
-        ));
-    }
-    out
 }
 
 #[cfg(test)]

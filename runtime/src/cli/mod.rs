@@ -16,6 +16,7 @@
 mod aliases;
 mod app;
 mod fleet;
+mod fleet_status;
 mod jobs;
 mod output;
 
