@@ -202,16 +202,15 @@ impl<'d> Fleet<'d> {
                 &loaded
             }
         };
-        let opened;
-        let pool = match &self.pool {
-            Some(pool) => Some(pool),
+        // Schema tenants share one pool: the one given, or one of the fleet's own.
+        let own_pool = match &self.pool {
             None if self.tenants.iter().any(|t| t.schema_name().is_some()) => {
                 let settings = resolve_connection(self.db, environment.vars(), environment.root())?;
-                opened = Pool::connect_for_fleet(self.db, &settings, self.jobs as u32).await?;
-                Some(&opened)
+                Some(Pool::connect_for_fleet(self.db, &settings, self.jobs as u32).await?)
             }
-            None => None,
+            _ => None,
         };
+        let pool = self.pool.as_ref().or(own_pool.as_ref());
         let run = Run {
             db: self.db,
             job,
@@ -230,7 +229,7 @@ impl<'d> Fleet<'d> {
             let failed = result.is_err();
             on_done(tenant, result);
             if failed {
-                if let Some(pool) = &opened_pool(pool, &self.pool) {
+                if let Some(pool) = &own_pool {
                     pool.close().await;
                 }
                 return Ok(FleetEnd::CanaryFailed {
@@ -265,16 +264,11 @@ impl<'d> Fleet<'d> {
             &mut |tenant, result| on_done(tenant, result),
         )
         .await;
-        if let Some(pool) = &opened_pool(pool, &self.pool) {
+        if let Some(pool) = &own_pool {
             pool.close().await;
         }
         Ok(FleetEnd::Done)
     }
-}
-
-/// The pool the fleet opened itself (to close), not one it was given.
-fn opened_pool<'p>(pool: Option<&'p Pool>, given: &Option<Pool>) -> Option<&'p Pool> {
-    pool.filter(|_| given.is_none())
 }
 
 /// What every tenant's run shares.
