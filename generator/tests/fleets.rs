@@ -801,3 +801,62 @@ fn postgres_schema_tenants_ignore_another_tools_history_in_public() {
     fleet.expect(&["migrate", "latest", "shard", "--tenants"], 0);
     fleet.tenants.iter().for_each(|t| fleet.assert_complete(t));
 }
+
+#[test]
+fn seeds_baseline_and_single_steps_run_over_tenants_too() {
+    let Some(fleet) = Fleet::new(Kind::File, 2, 0.0) else {
+        return;
+    };
+    write(
+        fleet.root(),
+        "database/shard/seeds/01_items.sql",
+        "INSERT INTO items (id, note) VALUES (2, 'seeded');\n",
+    );
+    // The schema is there already on tenant_1 (made by hand): baseline records it.
+    let first = &fleet.tenants[0];
+    fleet.break_tenant(first);
+    let out = fleet.expect(
+        &[
+            "migrate",
+            "baseline",
+            "shard",
+            "--to",
+            &V1.to_string(),
+            "--tenant",
+            &first.name,
+        ],
+        0,
+    );
+    assert!(out.contains("shard/tenant_1: "), "{out}");
+    assert_eq!(fleet.versions(first), vec![V1]);
+    assert_eq!(fleet.versions(&fleet.tenants[1]), Vec::<i64>::new());
+
+    // One step at a time, on every tenant.
+    let out = fleet.expect(&["migrate", "up", "shard", "--tenants"], 0);
+    assert!(out.contains("shard: 2 tenants: 2 migrated"), "{out}");
+    assert_eq!(fleet.versions(first), vec![V1, V2]);
+    assert_eq!(fleet.versions(&fleet.tenants[1]), vec![V1]);
+
+    // tenant_1's table is the hand-made one, without `note`: its seed fails, and the other
+    // tenant is seeded anyway.
+    let out = fleet.expect(&["seed", "run", "shard", "--tenants"], 1);
+    assert!(out.contains("1 seeded, 1 failed (tenant_1)"), "{out}");
+    let second = &fleet.tenants[1];
+    assert_eq!(fleet.items(second), Some(1));
+
+    // Nothing is interrupted: resolve says so, for the tenant named.
+    let out = fleet.expect(
+        &[
+            "migrate",
+            "resolve",
+            "shard",
+            &V1.to_string(),
+            "--applied",
+            "--tenant",
+            &second.name,
+        ],
+        1,
+    );
+    assert!(out.contains("shard/tenant_2: error:"), "{out}");
+    assert!(out.contains("not interrupted"), "{out}");
+}
