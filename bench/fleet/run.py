@@ -47,9 +47,13 @@ class Bench:
 
     # --- PostgreSQL through psql ---------------------------------------------------------
 
-    def psql(self, database, sql=None, file=None, stdin=None):
-        argv = ["psql", "-h", self.args.pg_host, "-p", str(self.args.pg_port), "-U", self.args.pg_user,
+    def psql_argv(self, database):
+        """psql on `database` of the benchmark's server, quiet, stopping at the first error."""
+        return ["psql", "-h", self.args.pg_host, "-p", str(self.args.pg_port), "-U", self.args.pg_user,
                 "-d", database, "-q", "-X", "-v", "ON_ERROR_STOP=1"]
+
+    def psql(self, database, sql=None, file=None, stdin=None):
+        argv = self.psql_argv(database)
         argv += ["-c", sql] if sql is not None else ["-f", file]
         subprocess.run(argv, check=True, stdin=stdin, stdout=subprocess.DEVNULL)
 
@@ -195,14 +199,12 @@ class Bench:
         with open(script, "w") as f:
             for s in schemas:
                 f.write(f"SET search_path TO {s};\nALTER TABLE t1 ADD COLUMN psql_extra INT;\n")
-        s, _ = self.spawn(["psql", "-h", self.args.pg_host, "-p", str(self.args.pg_port), "-U", self.args.pg_user,
-                           "-d", "dbgen_bench_fleet", "-q", "-X", "-v", "ON_ERROR_STOP=1", "-f", script])
+        s, _ = self.spawn(self.psql_argv("dbgen_bench_fleet") + ["-f", script])
         self.record("one new migration", f"{len(schemas)} schemas", "psql loop, one session", s)
         with open(script, "w") as f:
             for d in databases:
                 f.write(f"\\c {d}\nALTER TABLE t1 ADD COLUMN psql_extra INT;\n")
-        s, _ = self.spawn(["psql", "-h", self.args.pg_host, "-p", str(self.args.pg_port), "-U", self.args.pg_user,
-                           "-d", "postgres", "-q", "-X", "-v", "ON_ERROR_STOP=1", "-f", script])
+        s, _ = self.spawn(self.psql_argv("postgres") + ["-f", script])
         self.record("one new migration", f"{len(databases)} databases", "psql loop, one process", s)
         self.add_migration()
         s, mb = self.dbgen_run(["migrate", "latest", "shard", "--tenants", "--jobs", jobs])
@@ -217,11 +219,9 @@ class Bench:
         ddl = ("CREATE TABLE public.tpl (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
                "batch BIGINT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL, execution_ms BIGINT NOT NULL)")
         self.psql("dbgen_bench_fleet_big", ddl)
-        dump = subprocess.run(["psql", "-h", self.args.pg_host, "-p", str(self.args.pg_port), "-U", self.args.pg_user,
-                               "-d", "dbgen_bench_fleet", "-X", "-q", "-c",
-                               "COPY tenant_00001.dbgen_migrations TO STDOUT"], check=True, stdout=subprocess.PIPE)
-        subprocess.run(["psql", "-h", self.args.pg_host, "-p", str(self.args.pg_port), "-U", self.args.pg_user,
-                        "-d", "dbgen_bench_fleet_big", "-X", "-q", "-c", "COPY public.tpl FROM STDIN"],
+        dump = subprocess.run(self.psql_argv("dbgen_bench_fleet") + ["-c", "COPY tenant_00001.dbgen_migrations TO STDOUT"],
+                              check=True, stdout=subprocess.PIPE)
+        subprocess.run(self.psql_argv("dbgen_bench_fleet_big") + ["-c", "COPY public.tpl FROM STDIN"],
                        check=True, input=dump.stdout, stdout=subprocess.DEVNULL)
         names = [f"tenant_{i:05d}" for i in range(1, n + 1)]
         for start in range(0, n, 500):
@@ -247,8 +247,8 @@ class Bench:
         return "\n".join(lines) + "\n"
 
     def server_version(self):
-        out = subprocess.run(["psql", "-h", self.args.pg_host, "-p", str(self.args.pg_port), "-U", self.args.pg_user,
-                              "-d", "postgres", "-X", "-At", "-c", "SHOW server_version"], stdout=subprocess.PIPE, text=True)
+        out = subprocess.run(self.psql_argv("postgres") + ["-At", "-c", "SHOW server_version"],
+                             stdout=subprocess.PIPE, text=True)
         return out.stdout.strip().split()[0] if out.stdout else "?"
 
     def commit(self):

@@ -92,15 +92,11 @@ engine_access!(
 );
 
 impl Pool {
-    /// A pool for `db`, reaching it as `settings` say, sized by its `[pool]` config.
-    pub async fn connect(db: &Database, settings: &ConnectionSettings) -> Result<Self, RunError> {
-        Self::connect_sized(db, settings, db.config.pool.max_connections).await
-    }
-
     /// A fleet's pool for its schema tenants: one connection per job. Each session dies
     /// with the runner (TCP keepalives from the start), and starts clean for every tenant
     /// (`DISCARD ALL`, prepared statements kept, when it comes back: one tenant's `SET`s
     /// never reach the next).
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
     pub(crate) async fn connect_for_fleet(
         db: &Database,
         settings: &ConnectionSettings,
@@ -137,43 +133,33 @@ impl Pool {
                 .map(Pool::Postgres)
                 .map_err(|source| connect_error(settings, source));
         }
-        Self::connect_sized(db, settings, jobs).await
+        // Schema tenants are PostgreSQL's alone: no other engine gets here.
+        Self::connect(db, settings).await
     }
 
-    /// A pool of at most `max_connections`.
-    async fn connect_sized(
-        db: &Database,
-        settings: &ConnectionSettings,
-        max_connections: u32,
-    ) -> Result<Self, RunError> {
-        fn sized<DB: sqlx::Database>(db: &Database, max: u32) -> PoolOptions<DB> {
+    /// A pool for `db`, reaching it as `settings` say, sized by its `[pool]` config.
+    pub async fn connect(db: &Database, settings: &ConnectionSettings) -> Result<Self, RunError> {
+        fn options<DB: sqlx::Database>(db: &Database) -> PoolOptions<DB> {
             let pool = &db.config.pool;
-            let max = max.max(1);
             PoolOptions::new()
-                .max_connections(max)
-                .min_connections(pool.min_connections.min(max))
+                .max_connections(pool.max_connections)
+                .min_connections(pool.min_connections)
                 .acquire_timeout(Duration::from_secs(pool.acquire_timeout_secs))
         }
         let result = match db.config.driver {
             #[cfg(feature = "postgres")]
             Driver::Postgres => match postgres_options(settings) {
-                Ok(o) => sized(db, max_connections)
-                    .connect_with(o)
-                    .await
-                    .map(Pool::Postgres),
+                Ok(o) => options(db).connect_with(o).await.map(Pool::Postgres),
                 Err(e) => Err(e),
             },
             #[cfg(feature = "mysql")]
             Driver::Mysql => match mysql_options(settings) {
-                Ok(o) => sized(db, max_connections)
-                    .connect_with(o)
-                    .await
-                    .map(Pool::MySql),
+                Ok(o) => options(db).connect_with(o).await.map(Pool::MySql),
                 Err(e) => Err(e),
             },
             #[cfg(feature = "sqlite")]
             Driver::Sqlite => match sqlite_options(settings) {
-                Ok(o) => sized(db, max_connections)
+                Ok(o) => options(db)
                     .connect_with(o.create_if_missing(true))
                     .await
                     .map(Pool::Sqlite),

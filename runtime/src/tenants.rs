@@ -1,5 +1,5 @@
 //! Tenant sources -> tenants: reads the list `[tenants]` names (a file, a query on a
-//! control database, or this database's PostgreSQL schemas) and picks tenants from it.
+//! control database, or this database's PostgreSQL schemas).
 
 use std::collections::HashSet;
 
@@ -136,51 +136,4 @@ async fn query_rows(
         ),
         source: None,
     })
-}
-
-/// The tenants `names` picks from `all`, in the order given; an unknown name is an error
-/// that shows some of the names there are.
-#[cfg(feature = "cli")]
-pub(crate) fn pick(
-    db: &Database,
-    all: Vec<Tenant>,
-    names: &[String],
-) -> Result<Vec<Tenant>, RunError> {
-    if names.is_empty() {
-        return Ok(all);
-    }
-    let mut picked: Vec<Tenant> = Vec::with_capacity(names.len());
-    for name in names {
-        if picked.iter().any(|t| &t.name == name) {
-            continue;
-        }
-        match all.iter().find(|t| &t.name == name) {
-            Some(tenant) => picked.push(tenant.clone()),
-            None => {
-                let known: Vec<&str> = all.iter().take(10).map(|t| t.name.as_str()).collect();
-                let more = all.len().saturating_sub(known.len());
-                return Err(RunError::Tenants {
-                    database: db.name.to_string(),
-                    message: format!(
-                        "{} has no tenant `{name}`; its {} tenant{}: {}{}",
-                        db.name,
-                        all.len(),
-                        crate::migrator::plural(all.len()),
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        },
-                        if more > 0 {
-                            format!(" and {more} more")
-                        } else {
-                            String::new()
-                        }
-                    ),
-                    source: None,
-                });
-            }
-        }
-    }
-    Ok(picked)
 }

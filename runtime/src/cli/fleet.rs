@@ -19,7 +19,7 @@ use crate::execute::Job;
 use crate::fleet::{Fleet, FleetEnd};
 use crate::migrator::{Outcome, plural};
 use crate::observer::Observer;
-use crate::tenants::{list_tenants, pick};
+use crate::tenants::list_tenants;
 
 /// Which tenants of a database a command runs on (a database with `[tenants]` in its
 /// `database.toml`).
@@ -247,6 +247,52 @@ pub(crate) async fn run_fleet(
         tally.stopped = !collected.usage_only;
     }
     tally
+}
+
+/// The tenants `names` picks from `all`, in the order given; an unknown name is an error
+/// that shows some of the names there are.
+pub(crate) fn pick(
+    db: &Database,
+    all: Vec<Tenant>,
+    names: &[String],
+) -> Result<Vec<Tenant>, RunError> {
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let mut picked: Vec<Tenant> = Vec::with_capacity(names.len());
+    for name in names {
+        if picked.iter().any(|t| &t.name == name) {
+            continue;
+        }
+        match all.iter().find(|t| &t.name == name) {
+            Some(tenant) => picked.push(tenant.clone()),
+            None => {
+                let known: Vec<&str> = all.iter().take(10).map(|t| t.name.as_str()).collect();
+                let more = all.len().saturating_sub(known.len());
+                return Err(RunError::Tenants {
+                    database: db.name.to_string(),
+                    message: format!(
+                        "{} has no tenant `{name}`; its {} tenant{}: {}{}",
+                        db.name,
+                        all.len(),
+                        plural(all.len()),
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        },
+                        if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    source: None,
+                });
+            }
+        }
+    }
+    Ok(picked)
 }
 
 /// Prints a fleet's lines as tenants finish: results on stdout, errors on stderr, every
